@@ -1,0 +1,45 @@
+# The two commands a new machine needs: `make paper` (not yet, see README) and `make test`.
+# Everything installs into .venv; nothing is expected on the machine beyond Python 3.11+ and a
+# C++ compiler (quickfix builds from source once; pip caches the wheel).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: venv test test-fast test-nojit bench lint paper clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# The full suite, then the numba-compiled parts once more as plain Python (NUMBA_DISABLE_JIT=1),
+# so the kernels and their pure-Python reading agree.
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+	$(MAKE) test-nojit
+
+test-nojit: $(STAMP)
+	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -m "not slow" tests/unit tests/property
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -x -m "not slow"
+
+bench: $(STAMP)
+	@for f in tests/bench/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+paper:
+	@echo "make paper: the paper-trading session arrives with the engine daemon (issue 5);"
+	@echo "until then, try: .venv/bin/unwind plan --shares 1000000 (after make venv)"
+	@exit 2
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

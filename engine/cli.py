@@ -1,0 +1,120 @@
+"""The ``unwind`` command: parse arguments, call one function, return its exit code.
+
+Subcommands present today: ``plan``. The daemon (``run``), ``paper``, ``fixsim``, ``regimes``,
+``backtest`` and ``tca`` land with their issues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from strategies.planner import STRATEGIES
+
+__all__ = ["build_parser", "main"]
+
+
+def _fraction(text: str) -> float:
+    """Accept ``0.15`` or ``15%``."""
+    try:
+        value = float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction such as 0.15 or 15%, got {text!r}"
+        ) from None
+    return value
+
+
+def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="compute an execution schedule and its expected cost and risk",
+        description=(
+            "Compute a schedule for one parent order. Units follow Almgren & Chriss (2001): "
+            "pick a time unit for --horizon (days in the defaults) and give sigma in price per "
+            "square-root time unit, eta in price x time per share. The defaults are the "
+            "paper's worked example (section 4: 1M shares of a $50 stock over 5 days)."
+        ),
+    )
+    p.add_argument("--strategy", choices=STRATEGIES, default="ac")
+    p.add_argument("--shares", type=float, required=True, help="parent quantity (shares)")
+    p.add_argument("--side", choices=("buy", "sell"), default="sell")
+    p.add_argument("--price", type=float, default=50.0, help="arrival price (for bps)")
+    p.add_argument(
+        "--sigma", type=float, default=0.95, help="volatility, price per sqrt(time unit)"
+    )
+    p.add_argument(
+        "--eta",
+        type=float,
+        default=2.5e-6,
+        help="temporary impact coefficient (linear and power models)",
+    )
+    p.add_argument("--gamma", type=float, default=2.5e-7, help="permanent impact, price/share")
+    p.add_argument(
+        "--epsilon", type=float, default=0.0625, help="fixed cost per share (half-spread), price"
+    )
+    p.add_argument("--horizon", type=float, default=5.0, help="T, in the chosen time unit")
+    p.add_argument("--periods", type=int, default=5, help="N, number of periods")
+    p.add_argument("--risk-aversion", type=float, default=1e-6, help="lambda, 1/currency")
+    p.add_argument(
+        "--drift", type=float, default=0.0, help="expected price drift, price per time unit"
+    )
+    p.add_argument("--impact", choices=("linear", "power", "sqrt"), default="linear")
+    p.add_argument(
+        "--impact-exponent",
+        type=float,
+        default=0.6,
+        help="beta of the power model: per-share impact eta * rate**beta",
+    )
+    p.add_argument(
+        "--impact-coefficient",
+        type=float,
+        default=1.0,
+        help="Y of the square-root model: per-share impact Y*sigma*sqrt(x/V)",
+    )
+    p.add_argument(
+        "--volume-profile",
+        metavar="FILE",
+        help="market volume over equal sub-intervals of the horizon, one number per "
+        "line (resampled to --periods)",
+    )
+    p.add_argument(
+        "--volume",
+        type=float,
+        help="total market volume over the horizon (scales the profile; alone it "
+        "means a flat profile)",
+    )
+    p.add_argument(
+        "--pov-cap",
+        type=_fraction,
+        help="participation cap (0.15 or 15%%); the rate of --strategy pov (default 15%%)",
+    )
+    p.add_argument("--lot", type=float, help="lot size in shares (schedules in whole lots)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", metavar="FILE.png", help="draw the trajectory (and frontier for ac)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="unwind", description="Unwind: execution engine for large equity orders."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_plan(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``unwind`` command and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "plan":
+        from engine.plan_command import run_plan
+
+        return run_plan(args, out=sys.stdout, err=sys.stderr)
+    parser.error(f"unknown command {args.command!r}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
