@@ -137,7 +137,7 @@ def _report(schedule: Schedule, req: PlanRequest, price: float) -> dict[str, Any
     out["objective"] = schedule.utility(req.risk_aversion)
     out["impact"] = type(req.model).__name__
     if req.volumes is not None:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             part = np.where(req.volumes > 0, schedule.trades / req.volumes, np.inf)
         out["participation"] = [_finite_or_none(float(p)) for p in part]
         out["max_participation"] = _finite_or_none(float(part.max()))

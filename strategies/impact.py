@@ -235,7 +235,8 @@ class SquareRootImpact(ImpactModel):
         if np.any(v < 0.0) or not np.all(np.isfinite(v)):
             raise InvalidParameterError("market volume must be finite and >= 0")
         sigma, eps = _at("sigma", self._sigma, p), _at("epsilon", self._eps, p)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # A vanishing volume overflows to inf: correctly, as nobody is there to trade with.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             impact = self.y * sigma * math.sqrt(tau) * x * np.sqrt(x / v)
         # 0 shares cost nothing even when the period has no volume; anything else is impossible.
         impact = np.where(x == 0.0, 0.0, np.where(v == 0.0, np.inf, impact))

@@ -185,7 +185,7 @@ def _check_cap(req: PlanRequest, trades: NDArray[np.float64], caps: NDArray[np.f
     over = np.flatnonzero(trades > caps * (1.0 + 1e-9) + 1e-9)
     if over.size:
         assert req.volumes is not None
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(all="ignore"):
             worst = float(np.max(trades[over] / req.volumes[over]))
         raise InfeasibleScheduleError(
             f"{req.strategy} breaks the {req.pov_cap:.1%} participation cap in {over.size} of "

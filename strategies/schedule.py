@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from strategies._validate import non_negative, positive
-from strategies.errors import InfeasibleScheduleError, InvalidParameterError
+from strategies.errors import InvalidParameterError
 from strategies.impact import ImpactModel
 
 __all__ = ["Schedule", "Side", "evaluate", "make_schedule", "round_to_lots"]
@@ -183,12 +183,13 @@ def make_schedule(
 
 
 def round_to_lots(trades: ArrayLike, lot: float, caps: ArrayLike | None = None) -> FloatArray:
-    """Round per-period trades to whole lots, keeping the total and every cap.
+    """Round per-period trades to whole lots, keeping the total and, where possible, the caps.
 
-    The total must be a whole number of lots. Each period gets the floor of its share of lots;
-    the lots left over go to the periods with the largest fractional remainders (earliest first
-    on ties) that still have room under their cap, so rounding never breaks a cap the continuous
-    schedule respected.
+    The total must be a whole number of lots. Each period gets the floor of its lots; the lots
+    left over (fewer than the number of periods) go to the largest fractional remainders,
+    earliest first on ties, skipping periods already at their cap. Rounding therefore never
+    breaks a cap the continuous schedule respected; a schedule that already broke one is
+    returned as broken for the caller to refuse.
 
     Raises
     ------
@@ -210,20 +211,19 @@ def round_to_lots(trades: ArrayLike, lot: float, caps: ArrayLike | None = None) 
     room = np.full(t.size, np.iinfo(np.int64).max, dtype=np.int64)
     if caps is not None:
         room = np.floor(np.asarray(caps, dtype=np.float64) / lot + 1e-9).astype(np.int64)
-    base = np.minimum(np.floor(exact + 1e-9).astype(np.int64), room)
+    # Floors are never clipped to the caps: a schedule that breaks a cap must stay visibly
+    # broken for the caller to refuse, not be reshaped here into a different strategy.
+    base = np.floor(exact + 1e-9).astype(np.int64)
     left = total_lots - int(base.sum())
-    # Largest remainder first; a stable sort gives the earlier period the lot on ties. Passes
-    # repeat only when caps clipped the floors (the continuous schedule broke a cap).
+    # Largest remainder first, earlier period on ties (stable sort); periods at their cap are
+    # skipped while any other period has room.
     order = np.argsort(-(exact - base), kind="stable")
-    while left > 0:
-        placed = 0
-        for k in order:
-            if left == 0:
-                break
-            if base[k] < room[k]:
-                base[k] += 1
-                left -= 1
-                placed += 1
-        if placed == 0:
-            raise InfeasibleScheduleError("the caps leave no room to place every lot")
+    for k in order:
+        if left == 0:
+            break
+        if base[k] < room[k]:
+            base[k] += 1
+            left -= 1
+    for k in order[:left]:
+        base[k] += 1
     return base.astype(np.float64) * lot
