@@ -13,7 +13,7 @@ periods at fault, rather than silently clipped into something the strategy did n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -54,7 +54,7 @@ class PlanRequest:
     model: ImpactModel
     risk_aversion: float = 0.0
     drift: float = 0.0
-    volumes: NDArray[np.float64] | None = field(default=None)
+    volumes: NDArray[np.float64] | None = None
     pov_cap: float | None = None
     lot: float | None = None
 
@@ -218,7 +218,14 @@ def _plan_dp(req: PlanRequest) -> Schedule:
             f"{table.total_lots} lots over {req.periods} periods is too fine for the exact "
             "general DP (a risk term or non-convex costs); use a larger lot size"
         )
-    alloc = optimal_allocation(table.cost, table.total_lots, table.caps, holding_cost=table.holding)
+    # Convexity was settled above; name the path so it is not tested twice.
+    alloc = optimal_allocation(
+        table.cost,
+        table.total_lots,
+        table.caps,
+        holding_cost=table.holding,
+        method="general" if general else "convex",
+    )
     trades = alloc.lots.astype(np.float64) * table.lot
     holdings = req.shares - np.concatenate(([0.0], np.cumsum(trades)))
     holdings[-1] = 0.0

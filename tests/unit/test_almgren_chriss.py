@@ -184,3 +184,29 @@ def test_frontier_when_lambda_rises_then_variance_falls_and_cost_rises():
     # Each point minimises its own E + lambda V among all frontier points.
     for i, lam in enumerate(lams):
         assert np.argmin(f.expected_cost + lam * f.variance) == i
+
+
+@pytest.mark.parametrize("lam", [5e-6, 0.0, -1e-7])
+def test_optimum_when_brute_forced_numerically_then_closed_form_is_no_worse(lam):
+    # A generic optimiser over the full objective, |n_k| term included, knowing nothing of the
+    # structure: the closed form must match its minimiser and never be beaten by it.
+    from scipy.optimize import minimize
+
+    p = paper_example(periods=6, risk_aversion=lam)
+    s = almgren_chriss(p)
+
+    def f(u):
+        x = p.shares * np.concatenate(([1.0], u, [0.0]))
+        return naive.ac_objective(x, p.horizon, p.sigma, p.eta, p.gamma, p.epsilon, lam)[0]
+
+    scale = f(np.linspace(1.0, 0.0, 7)[1:-1])
+    res = minimize(
+        lambda u: f(u) / scale,
+        np.full(5, 0.5),
+        method="Nelder-Mead",
+        options={"xatol": 1e-10, "fatol": 1e-15, "maxiter": 20_000},
+    )
+    best = res.fun * scale
+    assert s.utility(lam) <= best * (1 + 1e-12)
+    assert s.utility(lam) == pytest.approx(best, rel=1e-9)
+    np.testing.assert_allclose(s.holdings[1:-1] / p.shares, res.x, atol=1e-4)
