@@ -45,6 +45,10 @@ class Side(enum.StrEnum):
         """``+1`` for a sell program (we hold a long position), ``-1`` for a buy."""
         return 1 if self is Side.SELL else -1
 
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
 
 @dataclass(frozen=True, slots=True)
 class Schedule:

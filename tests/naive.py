@@ -103,3 +103,90 @@ def ac_objective(holdings_signed, horizon, sigma, eta, gamma, epsilon, risk_aver
         e -= drift * tau * x[k]
         var += sigma**2 * tau * x[k] ** 2
     return e + risk_aversion * var, e, var
+
+
+class NaiveBook:
+    """A list-of-orders book: every match re-scans all orders for the best by key.
+
+    Key: better price, then displayed before hidden, then earlier sequence number. Icebergs
+    refill their peak and take a new sequence number. Same rules as adapters.sim.book, none of
+    its data structures.
+    """
+
+    def __init__(self):
+        self.orders = {}  # id -> dict(side, price, qty, display, visible, seq, owner)
+        self.seq = 0
+
+    def _key(self, o):
+        price_rank = -o["price"] if o["side"] == "buy" else o["price"]
+        return (price_rank, 0 if o["display"] != 0 else 1, o["seq"])
+
+    def add(self, oid, side, qty, price, kind, tif, display, owner):
+        """Return (fills as (price, qty, passive_id), rested, canceled)."""
+        fills = []
+        left = qty
+        opp = "sell" if side == "buy" else "buy"
+        while left:
+            eligible = [
+                (i, o)
+                for i, o in self.orders.items()
+                if o["side"] == opp
+                and (
+                    kind == "market"
+                    or (o["price"] <= price if side == "buy" else o["price"] >= price)
+                )
+            ]
+            if not eligible:
+                break
+            i, o = min(eligible, key=lambda io: self._key(io[1]))
+            if owner is not None and o["owner"] == owner:
+                return fills, 0, left
+            avail = o["qty"] if o["display"] == 0 else o["visible"]
+            take = min(left, avail)
+            left -= take
+            o["qty"] -= take
+            if o["display"] != 0:
+                o["visible"] -= take
+            fills.append((o["price"], take, i))
+            if o["qty"] == 0:
+                del self.orders[i]
+            elif o["display"] != 0 and o["visible"] == 0:
+                self.seq += 1
+                o["seq"] = self.seq
+                o["visible"] = min(o["display"] or o["qty"], o["qty"])
+        if left and kind == "limit" and tif == "day":
+            self.seq += 1
+            vis = 0 if display == 0 else min(display or left, left)
+            self.orders[oid] = dict(
+                side=side,
+                price=price,
+                qty=left,
+                display=display,
+                visible=vis,
+                seq=self.seq,
+                owner=owner,
+            )
+            return fills, left, 0
+        return fills, 0, left
+
+    def cancel(self, oid):
+        o = self.orders.pop(oid, None)
+        return 0 if o is None else o["qty"]
+
+    def replace(self, oid, qty, price):
+        o = self.orders.get(oid)
+        if o is None:
+            return None
+        if price == o["price"] and qty <= o["qty"]:
+            o["qty"] = qty
+            o["visible"] = min(o["visible"], qty)
+            return [], qty, 0
+        del self.orders[oid]
+        return self.add(oid, o["side"], qty, price, "limit", "day", o["display"], o["owner"])
+
+    def depth(self, side):
+        levels = {}
+        for o in self.orders.values():
+            if o["side"] == side and o["visible"] > 0:
+                levels[o["price"]] = levels.get(o["price"], 0) + o["visible"]
+        return tuple(sorted(levels.items(), reverse=(side == "buy")))
