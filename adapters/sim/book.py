@@ -194,7 +194,7 @@ class OrderBook:
     ) -> AddResult:
         """Match an incoming order, rest what remains if it may, and report what happened."""
         oid = self.new_order_id() if order_id is None else order_id
-        reason = self._check(qty, price, order_type, display)
+        reason = self.validate(qty, price, order_type, display)
         if reason is None and oid in self._orders:
             reason = f"order id {oid} is already on the book"
         if reason is not None:
@@ -234,7 +234,7 @@ class OrderBook:
         if o is None:
             return AddResult(order_id=order_id, reject_reason="order is not on the book")
         new_price = o.price if price is None else price
-        reason = self._check(qty, new_price, OrderType.LIMIT, o.display)
+        reason = self.validate(qty, new_price, OrderType.LIMIT, o.display)
         if reason is not None:
             return AddResult(order_id=order_id, reject_reason=reason)
         if new_price == o.price and qty <= o.qty:
@@ -253,9 +253,10 @@ class OrderBook:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _check(
+    def validate(
         self, qty: int, price: int | None, kind: OrderType, display: int | None
     ) -> str | None:
+        """Return why an order would be refused (quantity, lot, price, tick), or ``None``."""
         if qty <= 0:
             return f"quantity must be > 0, got {qty}"
         if qty % self.lot:
