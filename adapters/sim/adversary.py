@@ -1,0 +1,262 @@
+r"""Adversarial participants: agents that notice a predictable trader and trade ahead of it.
+
+An adversary sees only what any participant sees: it subscribes to the market-data feed. Prints
+of one aggressive order share a timestamp and side, so they are grouped into one print of their
+total size; ``BookUpdate`` events keep its view of the displayed levels. It looks for a
+persistent one-sided trader in two ways:
+
+1. **Regular prints.** Aggressive orders of one side are clustered by size (geometric buckets
+   20% wide). For a cluster with at least ``min_prints`` members in the window, the
+   dispersion of the gaps between them is measured robustly, ``D = MAD(gaps) / median(gaps)``,
+   so a few background prints of the same size falling between a trader's prints do not hide
+   it. Exponential (Poisson) gaps give ``D ~ 0.69``; a child order every 30 s gives ``D ~ 0``.
+   Regularity is ``1 - D / 0.69``, clipped to [0, 1].
+2. **A refilling touch.** A level is traded and its displayed size is back to exactly its
+   pre-trade size, either in the same update (an iceberg's peak refilling from its reserve) or
+   within one decision interval after the level went empty (a child re-posted at the same
+   size). Background replenishment restores depth too, but with random sizes, so rarely to the
+   same share at the same price.
+   The refill score is the number of such refills in the window divided by ``min_prints``
+   (capped at 1): an iceberg or a passive child re-posted at the touch. A refilling *ask*
+   reveals a seller, a refilling *bid* a buyer.
+
+Evidence that a trader is on side ``s`` (a seller for SELL) is ``score_s = max(regularity of
+s-aggressive prints, refill of s-side quotes)``, counted only while the window's aggressive
+volume does not lean against ``s`` (imbalance toward ``s`` above -0.1: a persistent seller
+adds to the selling). The trader is detected when ``score_s >= 0.95 - 0.5 * sensitivity``.
+
+While active against a seller (for a buyer, mirror everything) the adversary:
+
+* cancels its own bids (withdraws the liquidity the seller would hit);
+* every decision interval, with probability ``0.2 + 0.8 * aggressiveness``, sells a market order
+  of ``1 + 4 * aggressiveness`` lots (trades ahead);
+It stays active until nothing has been detected for ``cooldown_s``; then it buys back its
+inventory with marketable orders of at most its quote size each interval, and quotes both sides
+again. Every activation and deactivation is recorded as ground truth.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections import deque
+
+from adapters.sim.config import AdversaryConfig
+from adapters.sim.exchange import Exchange
+from engine.events import BookSnapshot, BookUpdate, MarketEvent, OrderType, Side, Trade
+
+__all__ = ["Adversary"]
+
+_NS = 1_000_000_000
+_LOG_BUCKET = math.log(1.2)
+
+
+_POISSON_DISPERSION = 0.69  # MAD / median of exponential gaps: ln 2 ... times ~1.0
+
+
+class _Cluster:
+    """Times of same-side, similar-size prints in the window."""
+
+    __slots__ = ("times",)
+
+    def __init__(self) -> None:
+        self.times: deque[int] = deque()
+
+    def trim(self, cutoff: int) -> None:
+        t = self.times
+        while t and t[0] < cutoff:
+            t.popleft()
+
+    def regularity(self, min_prints: int) -> float:
+        t = self.times
+        if len(t) < min_prints:
+            return 0.0
+        gaps = sorted(b - a for a, b in zip(t, itertools.islice(t, 1, None), strict=False))
+        median = gaps[len(gaps) // 2]
+        if median <= 0:
+            return 0.0
+        mad = sorted(abs(g - median) for g in gaps)[len(gaps) // 2]
+        return min(1.0, max(0.0, 1.0 - (mad / median) / _POISSON_DISPERSION))
+
+
+class Adversary:
+    """One predatory participant (see the module docstring)."""
+
+    def __init__(
+        self, cfg: AdversaryConfig, symbol: str, lot_shares: int, rng: random.Random
+    ) -> None:
+        self.cfg = cfg
+        self.name = cfg.name
+        self.symbol = symbol
+        self._lot = lot_shares
+        self._rng = rng
+        self._window_ns = round(cfg.window_s * _NS)
+        self._clusters: dict[Side, dict[int, _Cluster]] = {Side.BUY: {}, Side.SELL: {}}
+        self._volume: dict[Side, deque[tuple[int, int]]] = {Side.BUY: deque(), Side.SELL: deque()}
+        self._volume_sum = {Side.BUY: 0, Side.SELL: 0}
+        self._refills: dict[Side, deque[int]] = {Side.BUY: deque(), Side.SELL: deque()}
+        # The aggressive order being printed: (ts, side, size so far).
+        self._open: tuple[int, Side, int] | None = None
+        # Its view of the displayed book, and levels traded in the update being read.
+        self._levels: dict[Side, dict[int, int]] = {Side.BUY: {}, Side.SELL: {}}
+        self._traded: dict[tuple[Side, int], int] = {}
+        self._emptied: dict[tuple[Side, int], tuple[int, int]] = {}
+        self._own_trade_ts = -1  # its own prints are not evidence
+        self.target: Side | None = None  # the side of the trader being hunted
+        self._last_detect_ns = 0
+        self.inventory = 0  # shares, + long
+        self._quotes: dict[Side, int | None] = {Side.BUY: None, Side.SELL: None}
+        self.threshold = 0.95 - 0.5 * cfg.sensitivity
+
+    @property
+    def active(self) -> bool:
+        return self.target is not None
+
+    # --- observation --------------------------------------------------------------------------
+
+    def on_market_data(self, event: MarketEvent) -> None:
+        """Read one event of the public feed (subscribe this to the exchange)."""
+        if isinstance(event, Trade):
+            self._on_trade(event)
+        elif isinstance(event, BookUpdate):
+            self._on_level(event)
+        elif isinstance(event, BookSnapshot):
+            self._levels = {Side.BUY: dict(event.bids), Side.SELL: dict(event.asks)}
+
+    def _on_trade(self, t: Trade) -> None:
+        if t.aggressor is None or t.ts_event == self._own_trade_ts:
+            return
+        op = self._open
+        if op is not None and op[0] == t.ts_event and op[1] is t.aggressor:
+            self._open = (op[0], op[1], op[2] + t.size)  # the same order walking the book
+        else:
+            self._close_print()
+            self._open = (t.ts_event, t.aggressor, t.size)
+        passive = t.aggressor.opposite
+        if (passive, t.price) not in self._traded:
+            self._traded[(passive, t.price)] = self._levels[passive].get(t.price, 0)
+
+    def _on_level(self, u: BookUpdate) -> None:
+        levels = self._levels[u.side]
+        key = (u.side, u.price)
+        before = self._traded.pop(key, None)
+        if before is not None and before > 0:
+            if u.size == before:
+                self._refills[u.side].append(u.ts_event)  # refilled within the same update
+            elif u.size == 0:
+                self._emptied[key] = (before, u.ts_event)
+        else:
+            gone = self._emptied.pop(key, None)
+            horizon = self.cfg.decision_interval_s * _NS
+            if gone is not None and u.size == gone[0] and u.ts_event - gone[1] <= horizon:
+                self._refills[u.side].append(u.ts_event)  # re-posted at the same size
+        if u.size:
+            levels[u.price] = u.size
+        else:
+            levels.pop(u.price, None)
+
+    def _close_print(self) -> None:
+        if self._open is None:
+            return
+        ts, side, size = self._open
+        self._open = None
+        bucket = round(math.log(size) / _LOG_BUCKET)
+        cluster = self._clusters[side].get(bucket)
+        if cluster is None:
+            cluster = self._clusters[side][bucket] = _Cluster()
+        cluster.times.append(ts)
+        self._volume[side].append((ts, size))
+        self._volume_sum[side] += size
+
+    def _trim(self, now: int) -> None:
+        cutoff = now - self._window_ns
+        for side in (Side.BUY, Side.SELL):
+            clusters = self._clusters[side]
+            for key in list(clusters):
+                clusters[key].trim(cutoff)
+                if not clusters[key].times:
+                    del clusters[key]
+            vol = self._volume[side]
+            while vol and vol[0][0] < cutoff:
+                self._volume_sum[side] -= vol.popleft()[1]
+            refills = self._refills[side]
+            while refills and refills[0] < cutoff:
+                refills.popleft()
+
+    def score(self, side: Side) -> float:
+        """Evidence in [0, 1] that a persistent trader is on ``side`` (SELL: a seller)."""
+        buy, sell = self._volume_sum[Side.BUY], self._volume_sum[Side.SELL]
+        total = buy + sell
+        mine = sell if side is Side.SELL else buy
+        imbalance = 0.0 if total == 0 else (2 * mine - total) / total
+        regularity = max(
+            (c.regularity(self.cfg.min_prints) for c in self._clusters[side].values()),
+            default=0.0,
+        )
+        refill = min(1.0, len(self._refills[side]) / self.cfg.min_prints)
+        if imbalance < -0.1:
+            return 0.0
+        return max(regularity, refill)
+
+    # --- action -------------------------------------------------------------------------------
+
+    def act(self, x: Exchange, now: int) -> None:
+        """Look at the evidence, then hunt, or unwind and quote."""
+        self._own_trade_ts = now  # whatever prints at this instant is its own doing
+        self._close_print()
+        self._trim(now)
+        sell, buy = self.score(Side.SELL), self.score(Side.BUY)
+        side, best = (Side.SELL, sell) if sell >= buy else (Side.BUY, buy)
+        if best >= self.threshold:
+            self.target = side
+            self._last_detect_ns = now
+        elif self.active and now - self._last_detect_ns > self.cfg.cooldown_s * _NS:
+            self.target = None
+        if self.target is not None:
+            self._hunt(x, self.target)
+        else:
+            self._unwind(x)
+            self._quote(x)
+
+    def _hunt(self, x: Exchange, target: Side) -> None:
+        # Withdraw the liquidity the target would take, then trade ahead of it.
+        self._cancel_quote(x, target.opposite)
+        cfg = self.cfg
+        if self._rng.random() < 0.2 + 0.8 * cfg.aggressiveness:
+            lots = 1 + round(4 * cfg.aggressiveness)
+            r = x.add_order(
+                self.symbol, target, lots * self._lot, order_type=OrderType.MARKET, owner=self.name
+            )
+            self.inventory += r.filled if target is Side.BUY else -r.filled
+
+    def _unwind(self, x: Exchange) -> None:
+        if self.inventory == 0:
+            return
+        side = Side.BUY if self.inventory < 0 else Side.SELL
+        qty = min(abs(self.inventory), self.cfg.quote_lots * self._lot)
+        r = x.add_order(self.symbol, side, qty, order_type=OrderType.MARKET, owner=self.name)
+        self.inventory += r.filled if side is Side.BUY else -r.filled
+
+    def _quote(self, x: Exchange) -> None:
+        book = x.books[self.symbol]
+        for side in (Side.BUY, Side.SELL):
+            oid = self._quotes[side]
+            best = book.best(side)
+            if oid is not None and oid in book and best is not None:
+                if book.order(oid).price == best[0]:
+                    continue  # still at the touch
+                x.cancel_order(self.symbol, oid)
+            if best is None:
+                continue
+            r = x.add_order(
+                self.symbol, side, self.cfg.quote_lots * self._lot, price=best[0], owner=self.name
+            )
+            self._quotes[side] = r.order_id if r.rested else None
+            self.inventory += r.filled if side is Side.BUY else -r.filled
+
+    def _cancel_quote(self, x: Exchange, side: Side) -> None:
+        oid = self._quotes[side]
+        if oid is not None:
+            x.cancel_order(self.symbol, oid)
+            self._quotes[side] = None
