@@ -1,6 +1,6 @@
 """The ``unwind`` command: parse arguments, call one function, return its exit code.
 
-Subcommands present today: ``plan``. The daemon (``run``), ``paper``, ``fixsim``, ``regimes``,
+Subcommands present today: ``plan`` and ``fixsim``. The daemon (``run``), ``paper``, ``regimes``,
 ``backtest`` and ``tca`` land with their issues.
 """
 
@@ -95,12 +95,29 @@ def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--plot", metavar="FILE.png", help="draw the trajectory (and frontier for ac)")
 
 
+def _add_fixsim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from adapters.fixsim.command import add_fixsim_arguments
+
+    p = sub.add_parser(
+        "fixsim",
+        help="run the FIX exchange simulator (QuickFIX acceptor, WebSocket feed, faults)",
+        description=(
+            "A FIX 4.2/4.4 venue in front of the seeded market simulator, in real or "
+            "accelerated simulated time, with optional deterministic fault injection. "
+            "Runs until SIGINT/SIGTERM or, with --until-end, the end of the simulated "
+            "session. See docs/fixsim.md."
+        ),
+    )
+    add_fixsim_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unwind", description="Unwind: execution engine for large equity orders."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_plan(sub)
+    _add_fixsim(sub)
     return parser
 
 
@@ -112,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.plan_command import run_plan
 
         return run_plan(args, out=sys.stdout, err=sys.stderr)
+    if args.command == "fixsim":
+        from adapters.fixsim.command import run_fixsim
+
+        return run_fixsim(args, out=sys.stdout, err=sys.stderr)
     parser.error(f"unknown command {args.command!r}")
     return 2
 

@@ -1,0 +1,1 @@
+"""Integration tests: real QuickFIX sessions and aiohttp servers on loopback."""
