@@ -1,5 +1,7 @@
-"""The edges of Unwind: FIX (QuickFIX) sessions, market-data feeds, the market simulator.
+"""The edges of Unwind: markets to trade against and the wire formats they speak.
 
-Nothing lives here yet; the simulator, the LOBSTER replay and the FIX adapters land with their
-issues. See docs/ARCHITECTURE.md for what belongs here and what may be imported.
+``adapters.sim`` (matching engine, exchange, market simulator), ``adapters.lobster`` (real NASDAQ
+data and a replay venue), ``adapters.fix`` and ``adapters.fixsim`` (FIX codec and the FIX exchange
+simulator). Each implements the venue and market-data ports of ``engine.ports``; domain values
+come from ``engine.events``. See docs/ARCHITECTURE.md.
 """
