@@ -67,6 +67,7 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+_CLOSED_FORM_MIN_KT = 1e-2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,9 +230,10 @@ def _closed_form(p: ACParameters, shape: _Shape) -> tuple[float, float]:
 def almgren_chriss(params: ACParameters) -> Schedule:
     """Return the Almgren-Chriss optimal schedule for ``params``.
 
-    ``expected_cost`` and ``variance`` use the paper's closed forms when there is no drift and
-    every trade has the program's sign (always so for ``lambda >= 0``); otherwise they are
-    summed exactly from the trajectory. ``details`` carries ``kappa`` (0 for the linear case,
+    ``expected_cost`` and ``variance`` use the paper's closed forms when there is no drift,
+    every trade has the program's sign (always so for ``lambda >= 0``) and ``kappa T >= 0.01``
+    (below, the closed form for V loses precision to cancellation); otherwise they are summed
+    exactly from the trajectory. ``details`` carries ``kappa`` (0 for the linear case,
     ``omega`` with a minus sign for the risk-loving case), ``half_life`` (``1/kappa``, ``inf`` when
     kappa <= 0) and ``eta_tilde``.
 
@@ -245,7 +247,10 @@ def almgren_chriss(params: ACParameters) -> Schedule:
     q = params.side.sign * x
     trades = q[:-1] - q[1:]
     sign_consistent = bool(np.all(trades >= 0.0))
-    if params.drift == 0.0 and sign_consistent:
+    # The paper's V formula cancels catastrophically as kappa*T -> 0 (its numerator's leading
+    # terms cancel, losing ~(kappa T)^-2 in relative precision): below 1e-2 we sum instead.
+    well_conditioned = shape.kind == 0 or shape.k_tau * params.periods >= _CLOSED_FORM_MIN_KT
+    if params.drift == 0.0 and sign_consistent and well_conditioned:
         e, v = _closed_form(params, shape)
     else:
         e, v = evaluate(

@@ -210,3 +210,18 @@ def test_optimum_when_brute_forced_numerically_then_closed_form_is_no_worse(lam)
     assert s.utility(lam) <= best * (1 + 1e-12)
     assert s.utility(lam) == pytest.approx(best, rel=1e-9)
     np.testing.assert_allclose(s.holdings[1:-1] / p.shares, res.x, atol=1e-4)
+
+
+@pytest.mark.parametrize("sigma", [1e-113, 1e-9, 1e-6, 1e-4])
+def test_kappa_when_vanishingly_small_then_cost_and_variance_stay_exact(sigma):
+    # kappa*T from ~1e-115 to ~1e-3: the paper's V formula would divide by an underflowed
+    # sinh^2 or lose most of its digits to cancellation.
+    p = paper_example(sigma=sigma, risk_aversion=1e-7, periods=20)
+    s = almgren_chriss(p)
+    _, e, v = naive.ac_objective(
+        _signed(p, s), p.horizon, p.sigma, p.eta, p.gamma, p.epsilon, p.risk_aversion
+    )
+    assert s.expected_cost == pytest.approx(e, rel=RTOL)
+    assert s.variance == pytest.approx(v, rel=RTOL)
+    linear = almgren_chriss(paper_example(sigma=sigma, risk_aversion=0.0, periods=20))
+    np.testing.assert_allclose(s.holdings, linear.holdings, rtol=1e-6)
