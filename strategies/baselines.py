@@ -49,8 +49,11 @@ def vwap(shares: float, volumes: ArrayLike) -> FloatArray:
     return _by_weights(shares, v.copy())
 
 
-def pov(shares: float, volumes: ArrayLike, rate: float) -> FloatArray:
+def pov(shares: float, volumes: ArrayLike, rate: float, lot: float | None = None) -> FloatArray:
     """Trade ``rate`` times each period's forecast volume until the parent is done.
+
+    With a ``lot``, each period's capacity is the whole number of lots within ``rate`` times
+    its volume (as the DP's caps are), so the schedule is in whole lots and never above the cap.
 
     Raises
     ------
@@ -64,6 +67,9 @@ def pov(shares: float, volumes: ArrayLike, rate: float) -> FloatArray:
     if not 0.0 < rate <= 1.0:
         raise InvalidParameterError(f"participation rate must be in (0, 1], got {rate!r}")
     capacity = rate * v
+    if lot is not None:
+        # A hair of slack so 0.15 * 1000 / 150 is 1 lot, not 0 because of rounding.
+        capacity = np.floor(capacity / lot + 1e-9) * lot
     reachable = float(capacity.sum())
     if reachable < shares * (1.0 - 1e-12):
         raise InfeasibleScheduleError(

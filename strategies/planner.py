@@ -152,7 +152,7 @@ def _baseline(req: PlanRequest) -> NDArray[np.float64]:
         return baselines.vwap(req.shares, req._needs_volumes("vwap"))
     if req.strategy == "pov":
         rate = DEFAULT_POV_RATE if req.pov_cap is None else req.pov_cap
-        return baselines.pov(req.shares, req._needs_volumes("pov"), rate)
+        return baselines.pov(req.shares, req._needs_volumes("pov"), rate, req.lot)
     if req.strategy == "aggressive":
         return baselines.front_loaded(req.shares, req.periods)
     return baselines.back_loaded(req.shares, req.periods)

@@ -49,3 +49,13 @@ def test_resample_when_lengths_differ_then_total_preserved():
     out = resample(v, 5)
     assert out.size == 5
     assert out.sum() == pytest.approx(v.sum())
+
+
+def test_pov_when_lot_given_then_whole_lots_within_cap_even_when_cap_binds_everywhere():
+    # Found by hypothesis: rounding a continuous POV to lots had nowhere to put the remainders,
+    # since every period was exactly at its cap. Capacity is now counted in lots up front.
+    v = np.array([38000.0, 59729.0, 66000.0, 108000.0, 180542.0, 6000.0])
+    got = baselines.pov(22700.0, v, 0.05, lot=100.0)
+    assert got.sum() == 22700.0
+    assert np.all(np.mod(got, 100.0) == 0)
+    assert np.all(got <= 0.05 * v)
