@@ -1,0 +1,168 @@
+"""Regime classification, the policy table, the detector, and the adversarial-flow score."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from strategies.adverse import AdverseConfig, AdverseFlowScore
+from strategies.errors import InvalidParameterError
+from strategies.regime import (
+    DEFAULT_POLICIES,
+    Policy,
+    Regime,
+    RegimeClassifier,
+    RegimeDetector,
+    RegimeThresholds,
+)
+from strategies.schedule import Side
+
+NS = 1_000_000_000
+
+
+def _run(cls: RegimeClassifier, zs, scores=None):
+    scores = scores or [0.0] * len(zs)
+    return [cls.update(z, a) for z, a in zip(zs, scores, strict=True)]
+
+
+def test_hv_when_z_crosses_entry_then_held_until_below_exit_threshold():
+    cls = RegimeClassifier(RegimeThresholds(min_dwell_bars=1))
+    got = _run(cls, [0.0, 1.2, 0.7, 0.6, 0.4, 0.9])
+    assert got == [Regime.LV, Regime.HV, Regime.HV, Regime.HV, Regime.LV, Regime.LV]
+
+
+def test_dwell_when_signal_flickers_then_regime_does_not():
+    cls = RegimeClassifier(RegimeThresholds(min_dwell_bars=3))
+    got = _run(cls, [0.0, 0.0, 0.0, 2.0, 0.0, 2.0, 0.0, 2.0, 2.0, 2.0])
+    changes = [i for i in range(1, len(got)) if got[i] is not got[i - 1]]
+    assert changes  # it does move ...
+    assert all(b - a >= 3 for a, b in itertools.pairwise(changes))  # ... never within 3 bars
+    assert got[-1] is Regime.HV
+
+
+def test_adv_when_score_high_then_overrides_volatility_and_exits_below_its_own_threshold():
+    cls = RegimeClassifier(RegimeThresholds(min_dwell_bars=1))
+    got = _run(cls, [2.0, 2.0, 2.0, 2.0, 2.0], [0.1, 0.6, 0.35, 0.25, 0.25])
+    assert got == [Regime.HV, Regime.ADV, Regime.ADV, Regime.HV, Regime.HV]
+
+
+def test_thresholds_when_exit_not_below_entry_then_rejected():
+    with pytest.raises(InvalidParameterError, match="below entry"):
+        RegimeThresholds(hv_enter_z=1.0, hv_exit_z=1.0)
+
+
+def test_default_policies_when_compared_then_follow_the_seed_design():
+    lv, hv, adv = (DEFAULT_POLICIES[r] for r in (Regime.LV, Regime.HV, Regime.ADV))
+    assert lv.risk_aversion_mult > hv.risk_aversion_mult  # LV trades faster
+    assert hv.max_child_depth_frac < lv.max_child_depth_frac  # HV: smaller children ...
+    assert hv.passive_fraction > lv.passive_fraction  # ... more passive
+    assert hv.impact_mult > lv.impact_mult  # impact is up
+    assert adv.display_frac == 0.0  # ADV: hidden ...
+    assert adv.max_child_depth_frac < hv.max_child_depth_frac  # ... smaller ...
+    assert adv.time_jitter > hv.time_jitter and adv.size_jitter > hv.size_jitter  # randomised
+
+
+def test_policy_when_fraction_out_of_range_then_rejected():
+    with pytest.raises(InvalidParameterError, match="display_frac"):
+        Policy(
+            risk_aversion_mult=1,
+            impact_mult=1,
+            max_child_depth_frac=0.1,
+            passive_fraction=0.5,
+            display_frac=1.5,
+            time_jitter=0,
+            size_jitter=0,
+        )
+
+
+def _quotes(det: RegimeDetector, sigmas_per_s, seed=1, sub=5.0, start=0):
+    rng = np.random.default_rng(seed)
+    logp = math.log(50.0)
+    for i, sig in enumerate(sigmas_per_s):
+        logp += sig * math.sqrt(sub) * rng.standard_normal()
+        mid = math.exp(logp)
+        det.on_quote(start + round(i * sub * NS), mid - 0.005, 500, mid + 0.005, 500)
+
+
+def test_detector_when_volatility_steps_up_then_hv_within_a_few_bars_and_never_adv():
+    base = 0.015 / math.sqrt(23_400)
+    det = RegimeDetector()
+    steps_per_bar = 12
+    calm, storm = 300 * steps_per_bar, 40 * steps_per_bar
+    _quotes(det, [base] * calm + [3 * base] * storm)
+    regimes = [s.regime for s in det.history]
+    storm_start = calm // steps_per_bar
+    first_hv = next(i for i, r in enumerate(regimes) if i >= storm_start and r is Regime.HV)
+    assert first_hv - storm_start <= 6
+    assert Regime.ADV not in regimes  # no executions of ours: no adversarial evidence
+    assert np.mean([r is Regime.LV for r in regimes[50:storm_start]]) > 0.9
+
+
+def test_adv_policy_when_hunted_then_impact_scaled_by_score():
+    det = RegimeDetector(
+        thresholds=RegimeThresholds(adv_enter=0.0001, adv_exit=0.00005, min_dwell_bars=1)
+    )
+    det._adv._score = 0.8  # evidence as if measured
+    det._adv._score_ts = 0
+    _quotes(det, [1e-4] * 13)
+    state = det.state
+    assert state.regime is Regime.ADV
+    assert state.policy.impact_mult == pytest.approx(1.0 + 2.0 * state.adv_score)
+
+
+# --- the adversarial-flow score -----------------------------------------------------------
+
+
+def _market(
+    score: AdverseFlowScore, t0: int, seconds: int, sell_per_s: int, buy_per_s: int, bid_size=1000
+):
+    for k in range(seconds):
+        ts = t0 + k * NS
+        score.on_quote(ts, 49.99, bid_size, 50.01, 1000)
+        if sell_per_s:
+            score.on_trade(ts, Side.SELL, sell_per_s)
+        if buy_per_s:
+            score.on_trade(ts, Side.BUY, buy_per_s)
+
+
+def test_score_when_no_executions_of_ours_then_stays_neutral_zero():
+    s = AdverseFlowScore()
+    _market(s, 0, 3600, 300, 50)
+    assert s.score(3600 * NS) == 0.0
+
+
+def test_score_when_market_piles_in_after_our_prints_and_pulls_bids_then_high():
+    s = AdverseFlowScore(AdverseConfig(alpha=0.5))
+    _market(s, 0, 1800, 50, 50)  # a calm baseline: 50 shares/s each way
+    t = 1800 * NS
+    for _ in range(10):
+        s.on_execution(t, Side.SELL, 200)
+        s.on_trade(t, Side.SELL, 200)  # our own print, netted out
+        _market(s, t + NS, 60, 250, 50, bid_size=300)  # sellers pile in, bids fade
+        t += 61 * NS
+    assert s.score(t) > 0.5
+    last = s.history[-1]
+    assert last.flow == pytest.approx(1.0) and last.fade == pytest.approx(1.0)
+
+
+def test_score_when_market_ignores_us_then_stays_low_and_fades_with_time():
+    s = AdverseFlowScore(AdverseConfig(alpha=0.5))
+    _market(s, 0, 1800, 50, 50)
+    t = 1800 * NS
+    for _ in range(10):
+        s.on_execution(t, Side.SELL, 200)
+        s.on_trade(t, Side.SELL, 200)
+        _market(s, t + NS, 60, 50, 50)
+        t += 61 * NS
+    assert s.score(t) < 0.15
+    hot = AdverseFlowScore()
+    hot._score, hot._score_ts = 0.8, 0
+    assert hot.score(round(hot.cfg.decay_halflife_s * NS)) == pytest.approx(0.4)
+
+
+def test_execution_when_quantity_not_positive_then_rejected():
+    with pytest.raises(InvalidParameterError, match="quantity"):
+        AdverseFlowScore().on_execution(0, Side.SELL, 0)
