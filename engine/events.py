@@ -43,6 +43,8 @@ __all__ = [
     "VenueInstruction",
     "price_from_float",
     "price_to_float",
+    "rejected_new_order",
+    "unknown_order_status",
 ]
 
 PRICE_SCALE = 10_000
@@ -284,3 +286,51 @@ class CancelReject:
 
 
 VenueEvent = ExecutionReport | CancelReject
+
+
+def rejected_new_order(order: NewOrder, *, exec_id: str, reason: str, ts: int) -> ExecutionReport:
+    """The report for a new order a venue refuses: REJECTED, never acknowledged."""
+    return ExecutionReport(
+        exec_id=exec_id,
+        cl_ord_id=order.cl_ord_id,
+        orig_cl_ord_id=None,
+        venue_order_id="NONE",
+        exec_type=ExecType.REJECTED,
+        ord_status=OrdStatus.REJECTED,
+        symbol=order.symbol,
+        side=order.side,
+        order_qty=order.qty,
+        price=order.price,
+        last_qty=0,
+        last_price=None,
+        cum_qty=0,
+        leaves_qty=0,
+        avg_price=0.0,
+        ts_event=ts,
+        ts_init=ts,
+        text=reason,
+    )
+
+
+def unknown_order_status(request: StatusRequest, *, exec_id: str, ts: int) -> ExecutionReport:
+    """The answer to a status request for an order the venue never saw."""
+    return ExecutionReport(
+        exec_id=exec_id,
+        cl_ord_id=request.cl_ord_id,
+        orig_cl_ord_id=None,
+        venue_order_id="NONE",
+        exec_type=ExecType.ORDER_STATUS,
+        ord_status=OrdStatus.REJECTED,
+        symbol=request.symbol,
+        side=request.side,
+        order_qty=0,
+        price=None,
+        last_qty=0,
+        last_price=None,
+        cum_qty=0,
+        leaves_qty=0,
+        avg_price=0.0,
+        ts_event=ts,
+        ts_init=ts,
+        text="unknown order",
+    )

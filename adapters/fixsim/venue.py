@@ -78,12 +78,12 @@ from engine.events import (
     ExecutionReport,
     MarketEvent,
     NewOrder,
-    OrdStatus,
     Side,
     Trade,
     TradingState,
     TradingStatus,
     VenueEvent,
+    rejected_new_order,
 )
 
 __all__ = ["SUPPORTED_MSG_TYPES", "DrivenMarket", "FixVenue", "Transport"]
@@ -312,26 +312,8 @@ class FixVenue:
             self._status_req_id = None
 
     def _rejected(self, order: NewOrder, reason: str) -> ExecutionReport:
-        now = self.market.now_ns
-        return ExecutionReport(
-            exec_id=self._exec_id(),
-            cl_ord_id=order.cl_ord_id,
-            orig_cl_ord_id=None,
-            venue_order_id="NONE",
-            exec_type=ExecType.REJECTED,
-            ord_status=OrdStatus.REJECTED,
-            symbol=order.symbol,
-            side=order.side,
-            order_qty=order.qty,
-            price=order.price,
-            last_qty=0,
-            last_price=None,
-            cum_qty=0,
-            leaves_qty=0,
-            avg_price=0.0,
-            ts_event=now,
-            ts_init=now,
-            text=reason,
+        return rejected_new_order(
+            order, exec_id=self._exec_id(), reason=reason, ts=self.market.now_ns
         )
 
     def _exec_id(self) -> str:

@@ -23,6 +23,8 @@ from engine.events import (
     Side,
     StatusRequest,
     TimeInForce,
+    rejected_new_order,
+    unknown_order_status,
 )
 
 __all__ = ["FINAL", "ReplayOrder", "Reports", "crosses"]
@@ -120,49 +122,11 @@ class Reports:
 
     def reject_new(self, order: NewOrder, reason: str, ts: int) -> ExecutionReport:
         """A refused new order: REJECTED, never acknowledged."""
-        return ExecutionReport(
-            exec_id=self._exec_id(),
-            cl_ord_id=order.cl_ord_id,
-            orig_cl_ord_id=None,
-            venue_order_id="NONE",
-            exec_type=ExecType.REJECTED,
-            ord_status=OrdStatus.REJECTED,
-            symbol=order.symbol,
-            side=order.side,
-            order_qty=order.qty,
-            price=order.price,
-            last_qty=0,
-            last_price=None,
-            cum_qty=0,
-            leaves_qty=0,
-            avg_price=0.0,
-            ts_event=ts,
-            ts_init=ts,
-            text=reason,
-        )
+        return rejected_new_order(order, exec_id=self._exec_id(), reason=reason, ts=ts)
 
     def unknown_status(self, request: StatusRequest, ts: int) -> ExecutionReport:
         """The answer to a status request for an order the venue never saw."""
-        return ExecutionReport(
-            exec_id=self._exec_id(),
-            cl_ord_id=request.cl_ord_id,
-            orig_cl_ord_id=None,
-            venue_order_id="NONE",
-            exec_type=ExecType.ORDER_STATUS,
-            ord_status=OrdStatus.REJECTED,
-            symbol=request.symbol,
-            side=request.side,
-            order_qty=0,
-            price=None,
-            last_qty=0,
-            last_price=None,
-            cum_qty=0,
-            leaves_qty=0,
-            avg_price=0.0,
-            ts_event=ts,
-            ts_init=ts,
-            text="unknown order",
-        )
+        return unknown_order_status(request, exec_id=self._exec_id(), ts=ts)
 
     @staticmethod
     def cancel_reject(

@@ -52,6 +52,8 @@ from engine.events import (
     TradingState,
     TradingStatus,
     VenueEvent,
+    rejected_new_order,
+    unknown_order_status,
 )
 
 __all__ = ["Exchange", "ExchangeSession", "Instrument"]
@@ -245,29 +247,12 @@ class Exchange:
         )
 
     def _reject_new(self, s: ExchangeSession, order: NewOrder, reason: str) -> None:
-        now = self._now()
         s._emit(
-            ExecutionReport(
-                exec_id=f"{self._name}-E{next(self._exec_ids)}",
-                cl_ord_id=order.cl_ord_id,
-                orig_cl_ord_id=None,
-                venue_order_id="NONE",
-                exec_type=ExecType.REJECTED,
-                ord_status=OrdStatus.REJECTED,
-                symbol=order.symbol,
-                side=order.side,
-                order_qty=order.qty,
-                price=order.price,
-                last_qty=0,
-                last_price=None,
-                cum_qty=0,
-                leaves_qty=0,
-                avg_price=0.0,
-                ts_event=now,
-                ts_init=now,
-                text=reason,
-            )
+            rejected_new_order(order, exec_id=self._new_exec_id(), reason=reason, ts=self._now())
         )
+
+    def _new_exec_id(self) -> str:
+        return f"{self._name}-E{next(self._exec_ids)}"
 
     def _submit(self, s: ExchangeSession, order: NewOrder) -> None:
         book = self.books.get(order.symbol)
@@ -399,29 +384,7 @@ class Exchange:
     def _status(self, s: ExchangeSession, req: StatusRequest) -> None:
         o = self._find(s, req.cl_ord_id)
         if o is None:
-            now = self._now()
-            s._emit(
-                ExecutionReport(
-                    exec_id=f"{self._name}-E{next(self._exec_ids)}",
-                    cl_ord_id=req.cl_ord_id,
-                    orig_cl_ord_id=None,
-                    venue_order_id="NONE",
-                    exec_type=ExecType.ORDER_STATUS,
-                    ord_status=OrdStatus.REJECTED,
-                    symbol=req.symbol,
-                    side=req.side,
-                    order_qty=0,
-                    price=None,
-                    last_qty=0,
-                    last_price=None,
-                    cum_qty=0,
-                    leaves_qty=0,
-                    avg_price=0.0,
-                    ts_event=now,
-                    ts_init=now,
-                    text="unknown order",
-                )
-            )
+            s._emit(unknown_order_status(req, exec_id=self._new_exec_id(), ts=self._now()))
             return
         self._report(s, o, ExecType.ORDER_STATUS)
 
