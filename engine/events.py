@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Protocol
 
 from strategies.schedule import Side
 
@@ -30,6 +31,7 @@ __all__ = [
     "MarketEvent",
     "NewOrder",
     "OrdStatus",
+    "OrderState",
     "OrderType",
     "Quote",
     "ReplaceOrder",
@@ -41,6 +43,7 @@ __all__ = [
     "TradingStatus",
     "VenueEvent",
     "VenueInstruction",
+    "order_report",
     "price_from_float",
     "price_to_float",
     "rejected_new_order",
@@ -286,6 +289,61 @@ class CancelReject:
 
 
 VenueEvent = ExecutionReport | CancelReject
+
+
+class OrderState(Protocol):
+    """What a venue knows of one order: enough to report its state (see :func:`order_report`)."""
+
+    cl_ord_id: str
+    venue_order_id: str
+    status: OrdStatus
+    side: Side
+    order_qty: int
+    price: int | None
+    cum_qty: int
+
+    @property
+    def leaves(self) -> int: ...
+
+    @property
+    def avg_price(self) -> float: ...
+
+
+def order_report(
+    o: OrderState,
+    exec_type: ExecType,
+    *,
+    exec_id: str,
+    symbol: str,
+    ts: int,
+    last_qty: int = 0,
+    last_price: int | None = None,
+    orig: str | None = None,
+    text: str = "",
+    liquidity: Liquidity | None = None,
+) -> ExecutionReport:
+    """The report of an order's state after an event, at venue time ``ts``."""
+    return ExecutionReport(
+        exec_id=exec_id,
+        cl_ord_id=o.cl_ord_id,
+        orig_cl_ord_id=orig,
+        venue_order_id=o.venue_order_id,
+        exec_type=exec_type,
+        ord_status=o.status,
+        symbol=symbol,
+        side=o.side,
+        order_qty=o.order_qty,
+        price=o.price,
+        last_qty=last_qty,
+        last_price=last_price,
+        cum_qty=o.cum_qty,
+        leaves_qty=o.leaves,
+        avg_price=o.avg_price,
+        ts_event=ts,
+        ts_init=ts,
+        text=text,
+        liquidity=liquidity,
+    )
 
 
 def rejected_new_order(order: NewOrder, *, exec_id: str, reason: str, ts: int) -> ExecutionReport:

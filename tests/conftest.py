@@ -6,28 +6,15 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-settings.register_profile(
-    "default",
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile(
-    "ci",
-    max_examples=300,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-# With the JIT off every kernel runs as Python: keep example counts small.
-settings.register_profile(
-    "nojit",
-    max_examples=15,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+# "nojit": with the JIT off every kernel runs as Python, so example counts stay small.
+for _name, _examples in (("default", 60), ("ci", 300), ("nojit", 15)):
+    settings.register_profile(
+        _name,
+        max_examples=_examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
 if os.environ.get("NUMBA_DISABLE_JIT") == "1":
     settings.load_profile("nojit")
 elif os.environ.get("CI"):

@@ -23,6 +23,7 @@ from engine.events import (
     Side,
     StatusRequest,
     TimeInForce,
+    order_report,
     rejected_new_order,
     unknown_order_status,
 )
@@ -98,24 +99,15 @@ class Reports:
         liquidity: Liquidity | None = None,
     ) -> ExecutionReport:
         """The order's state after an event, as an ExecutionReport at venue time ``ts``."""
-        return ExecutionReport(
+        return order_report(
+            o,
+            exec_type,
             exec_id=self._exec_id(),
-            cl_ord_id=o.cl_ord_id,
-            orig_cl_ord_id=orig,
-            venue_order_id=o.venue_order_id,
-            exec_type=exec_type,
-            ord_status=o.status,
             symbol=self._symbol,
-            side=o.side,
-            order_qty=o.order_qty,
-            price=o.price,
+            ts=ts,
             last_qty=last_qty,
             last_price=last_price,
-            cum_qty=o.cum_qty,
-            leaves_qty=o.leaves,
-            avg_price=o.avg_price,
-            ts_event=ts,
-            ts_init=ts,
+            orig=orig,
             text=text,
             liquidity=liquidity,
         )

@@ -37,7 +37,6 @@ from engine.events import (
     CancelOrder,
     CancelReject,
     ExecType,
-    ExecutionReport,
     Liquidity,
     MarketEvent,
     NewOrder,
@@ -52,6 +51,7 @@ from engine.events import (
     TradingState,
     TradingStatus,
     VenueEvent,
+    order_report,
     rejected_new_order,
     unknown_order_status,
 )
@@ -221,26 +221,16 @@ class Exchange:
         text: str = "",
         liquidity: Liquidity | None = None,
     ) -> None:
-        now = self._now()
         s._emit(
-            ExecutionReport(
-                exec_id=f"{self._name}-E{next(self._exec_ids)}",
-                cl_ord_id=o.cl_ord_id,
-                orig_cl_ord_id=orig,
-                venue_order_id=o.venue_order_id,
-                exec_type=exec_type,
-                ord_status=o.status,
+            order_report(
+                o,
+                exec_type,
+                exec_id=self._new_exec_id(),
                 symbol=o.symbol,
-                side=o.side,
-                order_qty=o.order_qty,
-                price=o.price,
+                ts=self._now(),
                 last_qty=last_qty,
                 last_price=last_price,
-                cum_qty=o.cum_qty,
-                leaves_qty=o.leaves,
-                avg_price=o.avg_price,
-                ts_event=now,
-                ts_init=now,
+                orig=orig,
                 text=text,
                 liquidity=liquidity,
             )
