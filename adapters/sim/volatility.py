@@ -12,10 +12,13 @@ Steps use the exact OU transition over ``dt``:
 volatility squared per session: for a stationary OU, ``E[e^h] = e^{theta + s^2/2}`` with
 ``s^2 = xi^2 / (2 kappa)``, so ``theta_r = log(daily_r^2 / T_session) - s^2 / 2``.
 
-After a switch, ``h`` relaxes toward the new ``theta`` with half-life ``ln 2 / kappa`` (about
-14 minutes by default), so a short episode never reaches its long-run level. Volatility
-clustering comes from that persistence and from the regimes. The log-price increment over
-``dt`` is ``sigma_t sqrt(dt) Z'`` (Euler in ``h``).
+A switch moves ``h`` by ``theta_new - theta_old`` at once: the regime sets the level, and the
+OU deviation ``h - theta_r`` (the weather within a regime, half-life ``ln 2 / kappa``, about 14
+minutes by default) carries over. Volatility is therefore high exactly while the regime is HV,
+so the regime labels are a ground truth a detector can be scored against (were ``h`` to relax
+toward the new level instead, a short episode would end before its volatility arrived).
+Volatility clustering comes from the OU persistence and from the regimes. The log-price
+increment over ``dt`` is ``sigma_t sqrt(dt) Z'`` (Euler in ``h``).
 """
 
 from __future__ import annotations
@@ -61,7 +64,9 @@ class VolatilityProcess:
         shock = self.sigma * math.sqrt(dt) * rng.gauss(0.0, 1.0)
         switched = rng.random() < -math.expm1(-self.switch_rate[self.regime] * dt)
         if switched:
+            old = self.theta[self.regime]
             self.regime = Regime.HV if self.regime is Regime.LV else Regime.LV
+            self.h += self.theta[self.regime] - old
         theta = self.theta[self.regime]
         decay = math.exp(-self.kappa * dt)
         spread = self.xi * math.sqrt(-math.expm1(-2.0 * self.kappa * dt) / (2.0 * self.kappa))

@@ -66,8 +66,9 @@ def test_volume_when_bucketed_by_half_hour_then_u_shaped(days):
             tape[:, 0].astype(np.int64), bins=edges, weights=tape[:, 2].astype(float)
         )[0]
         midday = vol[5:9].mean()
-        # Measured: open and close 1.6-2.2x midday.
-        assert vol[0] > 1.3 * midday and vol[-1] > 1.3 * midday
+        # Measured: open 1.7-2.1x midday, close 1.3-1.9x (an HV episode at the close thins
+        # the book and the volume with it).
+        assert vol[0] > 1.5 * midday and vol[-1] > 1.2 * midday
 
 
 def test_returns_when_pooled_then_volatility_clusters_but_returns_do_not_trend(days):
@@ -86,12 +87,12 @@ def test_returns_when_pooled_then_volatility_clusters_but_returns_do_not_trend(d
 
 
 def test_regimes_when_high_volatility_then_spread_wider_and_depth_thinner(days):
-    sim, _, s = days[2]  # seed 2 spends time in both regimes
+    sim, _, s = days[3]  # seed 3 spends time in both regimes (27% HV)
     regime = sim.ground_truth().regime_at(s[:, 0].astype(np.int64))
     hv, lv = regime == Regime.HV, regime == Regime.LV
     assert hv.mean() > 0.1 and lv.mean() > 0.1
-    assert s[hv, 2].mean() > 1.5 * s[lv, 2].mean()  # spread (measured ~3x)
-    assert s[hv, 3].mean() < 0.6 * s[lv, 3].mean()  # depth (measured ~0.3x)
+    assert s[hv, 2].mean() > 1.5 * s[lv, 2].mean()  # spread (measured 3.2x)
+    assert s[hv, 3].mean() < 0.6 * s[lv, 3].mean()  # depth (measured 0.31x)
 
 
 def test_market_order_cost_when_size_grows_then_rises_concavely():

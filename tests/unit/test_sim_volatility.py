@@ -61,6 +61,16 @@ def test_variance_when_regime_switches_then_relaxes_with_ou_half_life():
     assert p.theta[Regime.HV] - p.h == pytest.approx(gap0 / 2, rel=1e-9)
 
 
+def test_switch_when_regime_changes_then_level_moves_at_once_keeping_the_deviation():
+    cfg = VolatilityConfig(xi_per_sqrt_hour=0.0, lv_to_hv_per_hour=1e12, hv_to_lv_per_hour=0.0)
+    p = VolatilityProcess(cfg, SESSION_SECONDS, random.Random(1))
+    p.h += 0.3  # a deviation from the LV level, to be carried over
+    _, switched = p.step(1e-6)
+    assert switched and p.regime is Regime.HV
+    # No relaxation toward HV: the volatility is at the HV level (plus the deviation) at once.
+    assert p.h == pytest.approx(p.theta[Regime.HV] + 0.3, abs=1e-6)
+
+
 def test_same_seed_when_replayed_then_same_path():
     a, _ = _path(VolatilityConfig(), 3600.0, seed=9)
     b, _ = _path(VolatilityConfig(), 3600.0, seed=9)
