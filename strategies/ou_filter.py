@@ -49,6 +49,7 @@ __all__ = ["OUFilterConfig", "OUParameters", "OUVolatilityFilter"]
 
 _BV_SCALE = math.pi / 2.0
 _BV_REL_VAR = math.pi**2 / 4.0 + math.pi - 3.0  # ~2.609
+_RV_REL_VAR = 2.0  # relative variance of a sum of m squared Gaussian returns: 2/m
 _NS = 1_000_000_000
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(24)
 
@@ -78,8 +79,17 @@ class OUFilterConfig:
 
     bar_s: float = 60.0  # measurement bar
     sub_s: float = 5.0  # grid on which mids are sampled inside a bar
+    # "rv": realised variance (sum of squared grid returns); "bv": bipower variation. BV is
+    # robust to jumps but, on a price that moves in whole ticks, most products of adjacent
+    # returns are zero and it collapses; RV is the default for that reason.
+    estimator: str = "rv"
+    outlier_sd: float = 4.0  # innovations are clipped at this many predictive deviations
     window_bars: int = 390  # rolling window for the parameters: a trading day of bars
     min_bars: int = 30  # bars before the estimated parameters replace the priors
+    # Until the window is long, kappa and the stationary variance are shrunk toward the
+    # priors with this many bars' weight: 30 bars of noise can fake a persistent state, and
+    # a tiny stationary variance makes every wobble look like many standard deviations.
+    prior_weight_bars: int = 60
     max_lag: int = 5  # autocovariance lags used to fit phi
     # Priors: 2% daily volatility over a 6.5-hour day, log-variance half-life ~10 minutes.
     prior_kappa_per_s: float = math.log(2) / 600.0
@@ -93,6 +103,8 @@ class OUFilterConfig:
             raise InvalidParameterError("need window_bars >= min_bars >= max_lag + 3")
         if self.prior_kappa_per_s <= 0 or self.prior_sigma_daily <= 0:
             raise InvalidParameterError("priors must be positive")
+        if self.estimator not in ("rv", "bv"):
+            raise InvalidParameterError(f"estimator must be 'rv' or 'bv', got {self.estimator!r}")
 
     def prior(self) -> OUParameters:
         theta = math.log(self.prior_sigma_daily**2 / 23_400.0)
@@ -107,7 +119,11 @@ class OUVolatilityFilter:
         self._bar_ns = round(cfg.bar_s * _NS)
         self._sub_ns = round(cfg.sub_s * _NS)
         self._m = max(2, round(cfg.bar_s / cfg.sub_s))
-        self._r = _BV_REL_VAR / self._m  # measurement noise variance of y
+        rel_var = _BV_REL_VAR if cfg.estimator == "bv" else _RV_REL_VAR
+        # Sampling noise of y alone; the noise actually present (price discreteness, bounce)
+        # is estimated from the data once the window is long enough (see _estimate).
+        self._r_sampling = rel_var / self._m
+        self._r = self._r_sampling
         self.params = cfg.prior()
         self._mean = self.params.theta
         self._var = self.params.stationary_var
@@ -118,7 +134,9 @@ class OUVolatilityFilter:
         self._grid_prev = math.nan  # log mid at the previous grid point
         self._abs_prev = math.nan  # |return| of the previous grid step
         self._bp_sum = 0.0
+        self._sq_sum = 0.0
         self._steps = 0
+        self._min_sq = math.inf  # smallest non-zero squared grid return: the resolution
         self.bars = 0
         self.last_y: float | None = None
 
@@ -153,55 +171,85 @@ class OUVolatilityFilter:
         if self._steps:
             self._bp_sum += r * self._abs_prev
         self._abs_prev = r
+        sq = r * r
+        self._sq_sum += sq
+        if 0.0 < sq < self._min_sq:
+            self._min_sq = sq
         self._steps += 1
 
     # --- once a bar ---------------------------------------------------------------------------
 
     def _close_bar(self) -> None:
         m = self._steps
-        bv = _BV_SCALE * m / max(m - 1, 1) * self._bp_sum
-        # A bar with no price change carries no information about the level: a floor at a
-        # millionth of the long-run variance keeps the log finite and the update mild.
-        floor = 1e-6 * math.exp(self.params.theta) * self.cfg.bar_s
-        y = math.log(max(bv, floor) / self.cfg.bar_s) + 0.5 * self._r
-        self._update(y)
-        self._bp_sum = 0.0
+        if self.cfg.estimator == "bv":
+            measure = _BV_SCALE * m / max(m - 1, 1) * self._bp_sum
+        else:
+            measure = self._sq_sum
+        bar_s = self.cfg.bar_s
+        if measure > 0.0:
+            self._update(math.log(measure / bar_s) + 0.5 * self._r_sampling)
+        elif math.isfinite(self._min_sq):
+            # No measurable move: the variance is at most about one minimal move per bar.
+            # A censored observation: it pulls the estimate down to that resolution if it
+            # stands above it, and says nothing if it is already below.
+            self._update(math.log(self._min_sq / bar_s), censored=True)
+        else:
+            self._update(None)  # nothing has moved yet: predict only
+        self._bp_sum = self._sq_sum = 0.0
         self._steps = 0
         self._abs_prev = math.nan
         assert self._bar_end is not None
         self._bar_end += self._bar_ns
 
-    def _update(self, y: float) -> None:
-        self.last_y = y
-        self._ys.append(y)
+    def _update(self, y: float | None, *, censored: bool = False) -> None:
         self.bars += 1
-        if len(self._ys) >= self.cfg.min_bars:
-            self.params = self._estimate()
         p = self.params
         phi = math.exp(-p.kappa * self.cfg.bar_s)
         q = p.stationary_var * (1.0 - phi * phi)
         mean = p.theta + (self._mean - p.theta) * phi
         var = phi * phi * self._var + q
+        if y is None or (censored and y >= mean):
+            self._mean, self._var = mean, var
+            return
+        # Innovations beyond outlier_sd predictive deviations are clipped (a Huber-type
+        # robust Kalman update): one bad bar (a jump, a stale feed) moves the estimate by a
+        # bounded amount, and the window below stores the clipped value.
+        bound = self.cfg.outlier_sd * math.sqrt(var + self._r)
+        y = mean + min(max(y - mean, -bound), bound)
+        self.last_y = y
+        self._ys.append(y)
         gain = var / (var + self._r)
         self._mean = mean + gain * (y - mean)
         self._var = (1.0 - gain) * var
+        if len(self._ys) >= self.cfg.min_bars:
+            self.params, self._r = self._estimate()
 
-    def _estimate(self) -> OUParameters:
+    def _estimate(self) -> tuple[OUParameters, float]:
         y = np.fromiter(self._ys, dtype=np.float64)
-        theta = float(y.mean())
-        d = y - theta
+        # The median, not the mean: high-volatility episodes are excursions above the usual
+        # level, and while they fill less than half the window the median stays at that level,
+        # so z-scores measure them against normal conditions rather than a mean they inflate.
+        theta = float(np.median(y))
+        d = y - y.mean()
         n = d.size
         lags = np.arange(1, self.cfg.max_lag + 1)
         cov = np.array([np.dot(d[:-j], d[j:]) / n for j in lags])
+        total = float(np.dot(d, d) / n)
         ok = cov > 0
         prior = self.params
         if ok.sum() < 2 or not ok[0]:
-            return OUParameters(prior.kappa, theta, prior.xi)
+            return OUParameters(prior.kappa, theta, prior.xi), self._r
         slope, intercept = np.polyfit(lags[ok], np.log(cov[ok]), 1)
         phi = min(max(math.exp(slope), 0.01), 0.999)
-        s2 = math.exp(intercept)
+        s2 = min(math.exp(intercept), total)
         kappa = -math.log(phi) / self.cfg.bar_s
-        return OUParameters(kappa=kappa, theta=theta, xi=math.sqrt(2.0 * kappa * s2))
+        # What the OU state does not explain at lag 0 is measurement noise.
+        r = max(total - s2, self._r_sampling)
+        w = n / (n + self.cfg.prior_weight_bars)
+        first = self.cfg.prior()
+        kappa = w * kappa + (1 - w) * first.kappa
+        s2 = w * s2 + (1 - w) * first.stationary_var
+        return OUParameters(kappa=kappa, theta=theta, xi=math.sqrt(2.0 * kappa * s2)), r
 
     # --- outputs ------------------------------------------------------------------------------
 
