@@ -4,29 +4,38 @@ Each of our executions opens an observation. Every measure compares our side wit
 side of the same market in the same window, never with a slow baseline: a baseline would adapt
 to a persistent adversary within minutes, and the two sides move together with the time of
 day and the volatility regime, so their ratio isolates what is aimed at us. Over the next
-``horizon_s`` seconds (and, for the markout, ``markout_s``) four reactions are measured, each
-mapped to [0, 1]:
+``horizon_s`` seconds (and, for the markout, ``markout_s``) four reactions are measured:
 
 ============  ==============================================================  ==================
-component     measurement                                                     maps 0 -> 1 over
+component     measurement (raw, per observation; see :class:`Evidence`)       pooled value maps
+                                                                              0 -> 1 over
 ============  ==============================================================  ==================
-``flow``      same-side aggressive volume in the window (ours excluded) over  ratio 1.5 -> 4
-              the opposite side's (others trading with us, or ahead of us)
-``fade``      displayed size at the touch we trade against (bids for a sell)  shortfall 20% ->
-              relative to the opposite touch, at the end of the window:       70%
-              ``1 - ours / theirs``: liquidity withdrawn from our side
-``impact``    mid move in our direction over the window, over the move the   ratio 1 -> 3
+``flow``      same-side aggressive volume in the window (ours excluded) and   ratio 1.1 -> 2.2
+              the opposite side's; pooled as the ratio of their weighted
+              means (others trading with us, or ahead of us)
+``fade``      ``1 - ours / theirs``: displayed size at the touch we trade     20% -> 70%
+              against (bids for a sell) relative to the opposite touch at
+              the end of the window: liquidity withdrawn from our side
+``impact``    mid move in our direction over the window, over the move the   0 -> 0.5
               impact model predicted (``expected_move``; by default half the
               spread at our fill)
-``markout``   mid move in our direction ``markout_s`` after the fill, in      0 -> 4 half-spreads
-              half-spreads: the price keeps going where we push it
+``markout``   mid move in our direction ``markout_s`` after the fill, in      0.2 -> 1
+              half-spreads: the price keeps going where we push it            half-spread
 ============  ==============================================================  ==================
 
-An observation's evidence is ``e = 0.35 flow + 0.25 fade + 0.2 impact + 0.2 markout`` (the
-weights are configurable). The score is an exponentially weighted mean of the evidence of
-closed observations (weight ``alpha`` per observation) that also decays toward 0 with
-half-life ``decay_halflife_s`` of wall time without new evidence, so old suspicion fades. With
-no executions of ours it stays at 0: neutral, no evidence of anything. It lies in [0, 1].
+One observation is noise (a 20-second window holds a handful of prints), so nothing is mapped
+per observation: each raw measure is pooled across closed observations as an exponentially
+weighted mean (weight ``alpha`` per observation, raised after a long gap so old evidence
+ages with wall time), and the score is
+
+    ``score = 0.45 flow + 0.1 fade + 0.15 impact + 0.3 markout``
+
+of the pooled values (weights configurable). It decays toward 0 with half-life
+``decay_halflife_s`` while no new evidence arrives, so old suspicion fades. With no executions
+of ours it stays at 0: neutral, no evidence of anything. It lies in [0, 1]. The ranges and
+weights were set on simulator days (seeds 101-105, disjoint from the evaluation seeds): the
+flow ratio and the markout separate an active adversary best; on the simulator the fade
+barely does (see docs/performance.md).
 
 Pure: every method takes ``ts_ns``; nothing reads a clock.
 """
@@ -35,7 +44,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from strategies.errors import InvalidParameterError
 from strategies.schedule import Side
@@ -50,11 +59,11 @@ class AdverseConfig:
     horizon_s: float = 20.0
     markout_s: float = 60.0
     decay_halflife_s: float = 900.0
-    alpha: float = 0.15
-    w_flow: float = 0.35
-    w_fade: float = 0.25
-    w_impact: float = 0.2
-    w_markout: float = 0.2
+    alpha: float = 0.25
+    w_flow: float = 0.45
+    w_fade: float = 0.1
+    w_impact: float = 0.15
+    w_markout: float = 0.3
 
     def __post_init__(self) -> None:
         if not 0 < self.horizon_s <= self.markout_s:
@@ -68,14 +77,14 @@ class AdverseConfig:
 
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """The components measured for one of our executions, each in [0, 1]."""
+    """What was measured after one of our executions (raw, before pooling)."""
 
     ts_ns: int
-    flow: float
-    fade: float
-    impact: float
-    markout: float
-    total: float
+    same_volume: int  # same-side aggressive volume in the window, ours excluded
+    other_volume: int  # opposite-side aggressive volume in the window
+    fade: float  # 1 - (our touch / their touch) at the end of the window
+    impact: float  # mid move our way over the window / the predicted move
+    markout: float  # mid move our way after markout_s, in half-spreads
 
 
 @dataclass(slots=True)
@@ -88,10 +97,9 @@ class _Obs:
     expected_move: float
     same_side_volume: int = 0
     other_side_volume: int = 0
-    flow: float | None = None
+    closed: bool = False
     fade: float = 0.0
     impact: float = 0.0
-    pending: list[int] = field(default_factory=list)
 
 
 def _ramp(x: float, lo: float, hi: float) -> float:
@@ -108,6 +116,10 @@ class AdverseFlowScore:
         self._open: deque[_Obs] = deque()
         self._bid = self._ask = math.nan
         self._bid_size = self._ask_size = 0
+        # Exponentially weighted pooled statistics over closed observations.
+        self._same = self._other = 0.0
+        self._fade = self._impact = self._markout = 0.0
+        self._n = 0
         self._score = 0.0
         self._score_ts = 0
         self.history: list[Evidence] = []
@@ -135,9 +147,17 @@ class AdverseFlowScore:
     def on_execution(
         self, ts_ns: int, side: Side, qty: int, expected_move: float | None = None
     ) -> None:
-        """One of our fills. ``expected_move``: the mid move the impact model predicts for it."""
+        """One of our fills. ``expected_move``: the mid move the impact model predicts for it.
+
+        Fills of one order at one instant (walking several levels) are one observation.
+        """
         if qty <= 0:
             raise InvalidParameterError(f"execution quantity must be > 0, got {qty}")
+        last = self._open[-1] if self._open else None
+        if last is not None and last.ts == ts_ns and last.side is side:
+            last.qty += qty
+            last.same_side_volume -= qty
+            return
         mid = 0.5 * (self._bid + self._ask)
         if not math.isfinite(mid):
             return  # no market seen yet: nothing to compare with
@@ -154,52 +174,62 @@ class AdverseFlowScore:
         dt = max(ts_ns - self._score_ts, 0) / _NS
         return self._score * 0.5 ** (dt / self.cfg.decay_halflife_s)
 
+    def components(self) -> dict[str, float]:
+        """The four pooled components, each in [0, 1], as of the last closed observation."""
+        if self._n == 0:
+            return {"flow": 0.0, "fade": 0.0, "impact": 0.0, "markout": 0.0}
+        ratio = self._same / (self._other + 1.0)
+        return {
+            "flow": _ramp(ratio, 1.1, 2.2),
+            "fade": _ramp(self._fade, 0.2, 0.7),
+            "impact": _ramp(self._impact, 0.0, 0.5),
+            "markout": _ramp(self._markout, 0.2, 1.0),
+        }
+
     # --- internals ----------------------------------------------------------------------------
 
     def _progress(self, ts_ns: int) -> None:
         mid = 0.5 * (self._bid + self._ask)
-        while self._open:
-            obs = self._open[0]
-            if obs.flow is None and ts_ns >= obs.ts + self._h_ns:
+        for obs in self._open:
+            if not obs.closed and ts_ns >= obs.ts + self._h_ns:
                 self._close_window(obs, mid)
-            if obs.flow is not None and ts_ns >= obs.ts + self._mk_ns:
-                self._open.popleft()
-                self._finish(obs, mid, ts_ns)
-                continue
-            break
-        for obs in list(self._open)[1:]:
-            if obs.flow is None and ts_ns >= obs.ts + self._h_ns:
-                self._close_window(obs, mid)
+        while self._open and self._open[0].closed and ts_ns >= self._open[0].ts + self._mk_ns:
+            self._finish(self._open.popleft(), mid, ts_ns)
 
     def _close_window(self, obs: _Obs, mid: float) -> None:
-        same = max(obs.same_side_volume, 0)
-        # One share of slack on the other side keeps a quiet window from dividing by zero.
-        obs.flow = _ramp(same / (obs.other_side_volume + 1.0), 1.5, 4.0) if same else 0.0
+        obs.closed = True
         ours, theirs = (
             (self._bid_size, self._ask_size)
             if obs.side is Side.SELL
             else (self._ask_size, self._bid_size)
         )
-        if theirs > 0:
-            obs.fade = _ramp(1.0 - ours / theirs, 0.2, 0.7)
+        obs.fade = 1.0 - ours / theirs if theirs > 0 else 0.0
         direction = -1.0 if obs.side is Side.SELL else 1.0
         move = direction * (mid - obs.mid)
-        obs.impact = _ramp(move / obs.expected_move, 1.0, 3.0) if math.isfinite(move) else 0.0
+        obs.impact = move / obs.expected_move if math.isfinite(move) else 0.0
 
     def _finish(self, obs: _Obs, mid: float, ts_ns: int) -> None:
         cfg = self.cfg
         direction = -1.0 if obs.side is Side.SELL else 1.0
         move = direction * (mid - obs.mid)
-        markout = _ramp(move / obs.half_spread, 0.0, 4.0) if math.isfinite(move) else 0.0
-        assert obs.flow is not None
-        total = (
-            cfg.w_flow * obs.flow
-            + cfg.w_fade * obs.fade
-            + cfg.w_impact * obs.impact
-            + cfg.w_markout * markout
+        markout = move / obs.half_spread if math.isfinite(move) else 0.0
+        same = max(obs.same_side_volume, 0)
+        ev = Evidence(obs.ts, same, obs.other_side_volume, obs.fade, obs.impact, markout)
+        self.history.append(ev)
+        # Time also ages the pool: after a long gap the new evidence weighs more.
+        gap = max(ts_ns - self._score_ts, 0) / _NS
+        a = 1.0 if self._n == 0 else 1.0 - (1.0 - cfg.alpha) * 0.5 ** (gap / cfg.decay_halflife_s)
+        self._n += 1
+        self._same += a * (ev.same_volume - self._same)
+        self._other += a * (ev.other_volume - self._other)
+        self._fade += a * (ev.fade - self._fade)
+        self._impact += a * (ev.impact - self._impact)
+        self._markout += a * (ev.markout - self._markout)
+        c = self.components()
+        self._score = (
+            cfg.w_flow * c["flow"]
+            + cfg.w_fade * c["fade"]
+            + cfg.w_impact * c["impact"]
+            + cfg.w_markout * c["markout"]
         )
-        self.history.append(Evidence(obs.ts, obs.flow, obs.fade, obs.impact, markout, total))
-        dt = max(ts_ns - self._score_ts, 0) / _NS
-        current = self._score * 0.5 ** (dt / cfg.decay_halflife_s)
-        self._score = (1 - cfg.alpha) * current + cfg.alpha * total
         self._score_ts = ts_ns

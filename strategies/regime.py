@@ -120,8 +120,8 @@ DEFAULT_POLICIES: dict[Regime, Policy] = {
 class RegimeThresholds:
     hv_enter_z: float = 1.0
     hv_exit_z: float = 0.5
-    adv_enter: float = 0.5
-    adv_exit: float = 0.3
+    adv_enter: float = 0.55
+    adv_exit: float = 0.4
     min_dwell_bars: int = 3
     adv_impact_gain: float = 2.0  # ADV impact multiplier is 1 + gain * score
 

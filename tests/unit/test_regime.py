@@ -44,7 +44,7 @@ def test_dwell_when_signal_flickers_then_regime_does_not():
 
 
 def test_adv_when_score_high_then_overrides_volatility_and_exits_below_its_own_threshold():
-    cls = RegimeClassifier(RegimeThresholds(min_dwell_bars=1))
+    cls = RegimeClassifier(RegimeThresholds(adv_enter=0.5, adv_exit=0.3, min_dwell_bars=1))
     got = _run(cls, [2.0, 2.0, 2.0, 2.0, 2.0], [0.1, 0.6, 0.35, 0.25, 0.25])
     assert got == [Regime.HV, Regime.ADV, Regime.ADV, Regime.HV, Regime.HV]
 
@@ -145,7 +145,12 @@ def test_score_when_market_piles_in_after_our_prints_and_pulls_bids_then_high():
         t += 61 * NS
     assert s.score(t) > 0.5
     last = s.history[-1]
-    assert last.flow == pytest.approx(1.0) and last.fade == pytest.approx(1.0)
+    # The 20-s window: 250/s sold against 50/s bought (ours netted out); bids 300, asks 1000.
+    horizon = round(s.cfg.horizon_s)
+    assert (last.same_volume, last.other_volume) == (horizon * 250, horizon * 50)
+    assert last.fade == pytest.approx(1 - 300 / 1000)
+    parts = s.components()
+    assert parts["flow"] == pytest.approx(1.0) and parts["fade"] == pytest.approx(1.0)
 
 
 def test_score_when_market_ignores_us_then_stays_low_and_fades_with_time():
