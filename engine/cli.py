@@ -1,7 +1,7 @@
 """The ``unwind`` command: parse arguments, call one function, return its exit code.
 
-Subcommands present today: ``plan`` and ``fixsim``. The daemon (``run``), ``paper``, ``regimes``,
-``backtest`` and ``tca`` land with their issues.
+Subcommands present today: ``plan``, ``fixsim``, ``simulate`` and ``regimes``. The daemon
+(``run``), ``paper``, ``backtest`` and ``tca`` land with their issues.
 """
 
 from __future__ import annotations
@@ -111,6 +111,35 @@ def _add_fixsim(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add_fixsim_arguments(p)
 
 
+def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from adapters.sim.command import add_simulate_arguments
+
+    p = sub.add_parser(
+        "simulate",
+        help="simulate one seeded day with a probe trader and write it as a tape",
+        description=(
+            "One day of the market simulator (regime switching, a predatory participant) "
+            "with a probe trader of ours alternating predictable and random phases; the "
+            "tape holds the market, our fills and the ground truth, for 'unwind regimes'."
+        ),
+    )
+    add_simulate_arguments(p)
+
+
+def _add_regimes(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from engine.regimes_command import add_regimes_arguments
+
+    p = sub.add_parser(
+        "regimes",
+        help="run the regime detector over a day of data (LOBSTER or a simulator tape)",
+        description=(
+            "Print, bar by bar, the volatility estimate, the regime (LV, HV, ADV) and the "
+            "adversarial score. See docs/strategies.md."
+        ),
+    )
+    add_regimes_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unwind", description="Unwind: execution engine for large equity orders."
@@ -118,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_plan(sub)
     _add_fixsim(sub)
+    _add_simulate(sub)
+    _add_regimes(sub)
     return parser
 
 
@@ -133,6 +164,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from adapters.fixsim.command import run_fixsim
 
         return run_fixsim(args, out=sys.stdout, err=sys.stderr)
+    if args.command == "simulate":
+        from adapters.sim.command import run_simulate
+
+        return run_simulate(args, out=sys.stdout, err=sys.stderr)
+    if args.command == "regimes":
+        from engine.regimes_command import run_regimes
+
+        return run_regimes(args, out=sys.stdout, err=sys.stderr)
     parser.error(f"unknown command {args.command!r}")
     return 2
 

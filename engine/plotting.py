@@ -1,19 +1,28 @@
-"""PNG charts for people: a schedule's trajectory and, for Almgren-Chriss, its frontier."""
+"""PNG charts for people: a schedule's trajectory (with, for Almgren-Chriss, its frontier), and
+a day of regimes."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")  # no display on servers; must precede pyplot
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Patch
 
 from strategies.almgren_chriss import Frontier
+from strategies.regime import RegimeState
 from strategies.schedule import Schedule
 
-__all__ = ["plot_schedule"]
+if TYPE_CHECKING:
+    from adapters.sim.market import GroundTruth
+
+__all__ = ["plot_regimes", "plot_schedule"]
 
 
 def plot_schedule(
@@ -59,3 +68,79 @@ def plot_schedule(
         fig.savefig(path, dpi=110)
     finally:
         plt.close(fig)
+
+
+_REGIME_COLOURS = {"LV": "#d9f0d3", "HV": "#fddbc7", "ADV": "#d1c4e9"}
+
+
+def plot_regimes(
+    path: Path,
+    symbol: str,
+    history: Sequence[RegimeState],
+    mids: Sequence[tuple[int, float]],
+    truth: GroundTruth | None = None,
+) -> None:
+    """Write a PNG: the mid-price, the volatility estimate with its 95% band, and the regime
+    as coloured bands behind both (with the simulator's true regime as a strip, if given).
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written.
+    """
+    fig, (ax_p, ax_v) = plt.subplots(2, 1, figsize=(12, 6.5), sharex=True)
+    hours = 1.0 / 3.6e12  # ns -> hours after midnight
+    if mids:
+        t, m = np.array(mids, dtype=float).T
+        step = max(1, t.size // 20_000)  # a chart needs no more points than pixels
+        ax_p.plot(t[::step] * hours, m[::step], lw=0.7, color="0.2")
+    if history:
+        ts = np.array([s.ts_ns for s in history], dtype=float) * hours
+        day = math.sqrt(23_400.0) * 100.0
+        ax_v.plot(ts, [s.sigma * day for s in history], lw=1.2, color="C0", label="estimate")
+        ax_v.fill_between(
+            ts,
+            [s.sigma_low * day for s in history],
+            [s.sigma_high * day for s in history],
+            color="C0",
+            alpha=0.2,
+            label="95% band",
+        )
+        bar = ts[1] - ts[0] if ts.size > 1 else 1.0 / 60.0
+        called = [str(s.regime) for s in history]
+        for ax in (ax_p, ax_v):
+            for label, start, end in _runs(called, ts, bar):
+                ax.axvspan(start, end, color=_REGIME_COLOURS[label], lw=0)
+        if truth is not None:
+            ns = np.array([s.ts_ns for s in history])
+            hunted = truth.adversary_active_at(ns)
+            true = [
+                "ADV" if h else str(r) for r, h in zip(truth.regime_at(ns), hunted, strict=True)
+            ]
+            for label, start, end in _runs(true, ts, bar):
+                ax_v.axvspan(start, end, ymin=0.0, ymax=0.05, color=_REGIME_COLOURS[label], lw=0)
+    handles = [Patch(color=c, label=r) for r, c in _REGIME_COLOURS.items()]
+    ax_p.legend(handles=handles, loc="upper right", ncols=3, title="regime")
+    ax_p.set_ylabel("mid price")
+    ax_p.set_title(f"{symbol}: regimes" + (" (bottom strip: simulator truth)" if truth else ""))
+    ax_v.set_ylabel("volatility, % per 6.5-h day")
+    ax_v.set_xlabel("hours after midnight")
+    ax_v.legend(loc="upper left")
+    for ax in (ax_p, ax_v):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
+
+
+def _runs(labels: Sequence[str], ends: np.ndarray, bar: float) -> list[tuple[str, float, float]]:
+    """Consecutive bars with one label, as (label, start, end): one band each, not one a bar."""
+    runs: list[tuple[str, float, float]] = []
+    for label, end in zip(labels, ends, strict=True):
+        if runs and runs[-1][0] == label:
+            runs[-1] = (label, runs[-1][1], float(end))
+        else:
+            runs.append((label, float(end) - bar, float(end)))
+    return runs

@@ -139,6 +139,7 @@ class OUVolatilityFilter:
         self._min_sq = math.inf  # smallest non-zero squared grid return: the resolution
         self.bars = 0
         self.last_y: float | None = None
+        self.last_bar_end_ns = 0  # end of the last closed bar
 
     # --- the hot path -------------------------------------------------------------------------
 
@@ -199,6 +200,7 @@ class OUVolatilityFilter:
         self._steps = 0
         self._abs_prev = math.nan
         assert self._bar_end is not None
+        self.last_bar_end_ns = self._bar_end
         self._bar_end += self._bar_ns
 
     def _update(self, y: float | None, *, censored: bool = False) -> None:

@@ -198,6 +198,7 @@ class RegimeDetector:
         """Top of book. Closes bars (and classifies them) as time passes."""
         self._adv.on_quote(ts_ns, bid, bid_size, ask, ask_size)
         if bid > 0 and ask > 0 and self._vol.on_mid(ts_ns, 0.5 * (bid + ask)):
+            # The state is stamped with the bar's end; the score is read as of this event.
             self._classify(ts_ns)
 
     def on_trade(self, ts_ns: int, aggressor: Side | None, size: int) -> None:
@@ -222,7 +223,11 @@ class RegimeDetector:
             gain = 1.0 + self.thresholds.adv_impact_gain * score
             policy = replace(policy, impact_mult=policy.impact_mult * gain)
         lo, hi = self._vol.sigma_interval
-        self.history.append(RegimeState(ts_ns, regime, self._vol.sigma, lo, hi, z, score, policy))
+        self.history.append(
+            RegimeState(
+                self._vol.last_bar_end_ns, regime, self._vol.sigma, lo, hi, z, score, policy
+            )
+        )
 
     def sigma_daily(self, session_seconds: float = 23_400.0) -> float:
         """Current volatility scaled to a session (fraction of price)."""

@@ -1,0 +1,128 @@
+"""Benchmark: the regime detector, scored on seeded simulator days, and its cost per update.
+
+Targets (issue 4), printed beside the figures:
+
+* on at least 20 seeded simulator days (regime switching on, a predatory adversary on, the
+  probe trader of :mod:`adapters.sim.probe` working a sell order in alternating predictable and
+  random phases): LV vs HV balanced accuracy >= 0.85; >= 80% of adversary episodes detected
+  within 5 bars of their start; ADV raised in <= 5% of bars without an adversary;
+* one detector update per market event: median < 5 us.
+
+Evaluation seeds are 1-20; the score's ranges and thresholds were set on seeds 101-105.
+Scoring is :func:`adapters.sim.scoring.score_regimes`. Run with ``make bench`` or
+``.venv/bin/python tests/bench/bench_regime.py [N_DAYS]``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from adapters.sim.config import AdversaryConfig, MarketConfig
+from adapters.sim.market import MarketSimulator
+from adapters.sim.probe import ProbeConfig, run_probe_day
+from adapters.sim.scoring import RegimeScore, score_regimes
+from engine.events import PRICE_SCALE, MarketEvent, Quote, Trade
+from engine.regime_feed import RegimeFeed
+from strategies.regime import RegimeDetector
+
+
+def _day(seed: int, keep: list[Quote | Trade] | None = None) -> RegimeScore:
+    """Score one day; append its two-sided quotes and prints to ``keep`` if given."""
+    market = MarketSimulator(MarketConfig(seed=seed, adversaries=(AdversaryConfig(),)))
+    detector = RegimeDetector()
+    feed = RegimeFeed(detector, market.symbol)
+
+    def on_market(e: MarketEvent) -> None:
+        feed.on_market_event(e)
+        if keep is not None and (
+            type(e) is Trade
+            or (type(e) is Quote and e.bid_price is not None and e.ask_price is not None)
+        ):
+            keep.append(e)
+
+    run_probe_day(
+        market, ProbeConfig(), seed=seed, on_market=on_market, on_report=feed.on_execution_report
+    )
+    return score_regimes(detector.history, market.ground_truth())
+
+
+def _update_cost(events: list[Quote | Trade]) -> tuple[float, float]:
+    """Median and 99th percentile ns per market event, over batches of 1,000 events."""
+    per_event: list[float] = []
+    for _ in range(3):
+        det = RegimeDetector()
+        for i in range(0, len(events) - 1000, 1000):
+            batch = events[i : i + 1000]
+            t0 = time.perf_counter_ns()
+            for e in batch:
+                if type(e) is Quote:
+                    det.on_quote(
+                        e.ts_event,
+                        e.bid_price / PRICE_SCALE,  # type: ignore[operator]
+                        e.bid_size,
+                        e.ask_price / PRICE_SCALE,  # type: ignore[operator]
+                        e.ask_size,
+                    )
+                else:
+                    det.on_trade(e.ts_event, e.aggressor, e.size)  # type: ignore[union-attr]
+            per_event.append((time.perf_counter_ns() - t0) / len(batch))
+    per_event.sort()
+    return statistics.median(per_event), per_event[int(0.99 * (len(per_event) - 1))]
+
+
+def main() -> int:
+    n_days = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
+        f"Python {platform.python_version()}"
+    )
+    t0 = time.perf_counter()
+    scores = []
+    events: list[Quote | Trade] = []
+    for seed in range(1, n_days + 1):
+        sc = _day(seed, events if seed == 1 else None)
+        scores.append(sc)
+        print(
+            f"  seed {seed:2d}: HV bars {sc.hv_bars:3d}  balanced {sc.balanced_accuracy:5.3f}  "
+            f"episodes {sc.episodes_detected:2d}/{sc.episodes:2d}  "
+            f"false ADV {sc.false_adv_bars:3d}/{sc.quiet_bars:3d}"
+        )
+    pooled = RegimeScore.pooled(scores)
+    elapsed = time.perf_counter() - t0
+    median_ns, p99_ns = _update_cost(events)
+    ok_bal = pooled.balanced_accuracy >= 0.85
+    ok_det = pooled.detection_rate >= 0.80
+    ok_fp = pooled.false_adv_rate <= 0.05
+    ok_cost = median_ns < 5_000
+    print(f"{n_days} days, {pooled.bars} bars of 60 s, {elapsed:.0f} s")
+    print(
+        f"LV vs HV balanced accuracy: {pooled.balanced_accuracy:.3f} (HV recall "
+        f"{pooled.hv_recall:.3f} over {pooled.hv_bars} bars, LV recall {pooled.lv_recall:.3f} "
+        f"over {pooled.lv_bars})  target >= 0.85  {'ok' if ok_bal else 'MISSED'}"
+    )
+    print(
+        f"adversary episodes detected within 5 bars: {pooled.episodes_detected}/"
+        f"{pooled.episodes} = {pooled.detection_rate:.3f}  target >= 0.80  "
+        f"{'ok' if ok_det else 'MISSED'}"
+    )
+    print(
+        f"ADV in bars without an adversary: {pooled.false_adv_bars}/{pooled.quiet_bars} = "
+        f"{pooled.false_adv_rate:.3f}  target <= 0.05  {'ok' if ok_fp else 'MISSED'}"
+    )
+    print(
+        f"detector update per market event ({len(events):,} events of seed 1): median "
+        f"{median_ns / 1000:.2f} us, p99 of batches {p99_ns / 1000:.2f} us  target < 5 us  "
+        f"{'ok' if ok_cost else 'MISSED'}"
+    )
+    return 0 if ok_bal and ok_det and ok_fp and ok_cost else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
