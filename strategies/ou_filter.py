@@ -6,26 +6,35 @@ Model (per second, volatility as a fraction of price):
 .. math::  h_t = \log \sigma_t^2, \qquad dh = \kappa(\theta - h)\,dt + \xi\,dW
 
 **Measurement.** Mids are sampled on a grid of ``sub_s`` seconds; over each bar of ``bar_s``
-seconds the ``m`` grid log-returns give the bipower variation (Barndorff-Nielsen & Shephard,
-"Power and bipower variation with stochastic volatility and jumps", J. Fin. Econometrics 2004)
+seconds the ``m`` grid log-returns give the realised variance ``RV = sum r_i^2`` (default) or
+the bipower variation (Barndorff-Nielsen & Shephard, "Power and bipower variation with
+stochastic volatility and jumps", J. Fin. Econometrics 2004)
 
 .. math::  BV = \frac{\pi}{2}\frac{m}{m-1}\sum_{i \ge 2} |r_i||r_{i-1}|
 
-which, unlike the sum of squares, is not inflated by jumps and, sampled at ``sub_s`` rather
-than tick by tick, little affected by bid-ask bounce. ``y = log(BV / bar_s)`` observes ``h``
-with noise of variance ``R ~ 2.609 / m`` (the asymptotic relative variance of BV) and mean
-``-R/2`` (the log of an approximately normal ratio), which is removed.
+BV is robust to jumps, but on a price that moves in whole ticks most adjacent products are
+zero and it collapses, hence RV by default. Sampling at ``sub_s`` rather than tick by tick
+limits bid-ask bounce. ``y = log(measure / bar_s)`` observes ``h`` with sampling noise of
+variance ``2/m`` (RV) or ``2.609/m`` (BV) and mean ``-R/2``, which is removed. The noise
+actually present (discreteness, bounce) is larger; it is estimated below. A bar with no
+measurable move is a censored observation (variance below one minimal move per bar): it pulls
+the estimate down to that resolution when it stands above it and is otherwise ignored.
 
 **Filter.** Between bars the OU state moves exactly: ``h' = theta + (h - theta) phi + e`` with
 ``phi = exp(-kappa bar_s)`` and ``Var e = Q = xi^2 (1 - phi^2) / (2 kappa)``; a scalar Kalman
-update then combines the prediction with ``y``. The output is the posterior mean and variance of
-``h``: the volatility estimate ``exp(h/2)`` and its uncertainty.
+update then combines the prediction with ``y``, its innovation clipped at ``outlier_sd``
+predictive standard deviations (a Huber-type robust update). The output is the posterior mean
+and variance of ``h``: the volatility estimate ``exp(h/2)`` and its uncertainty.
 
 **Parameters.** Over the last ``window_bars`` measurements, ``y`` is an AR(1) plus white noise,
 so its autocovariances are ``c_j = s^2 phi^j`` for lags ``j >= 1`` (``s^2 = xi^2/(2 kappa)``, the
 stationary variance of ``h``). A least-squares fit of ``log c_j`` on ``j`` for ``j = 1..L`` gives
-``phi`` and ``s^2``, hence ``kappa = -log(phi)/bar_s`` and ``xi = sqrt(2 kappa s^2)``; ``theta``
-is the window mean of ``y``. Until ``min_bars`` bars are in, the configured priors are used.
+``phi`` and ``s^2``, hence ``kappa = -log(phi)/bar_s`` and ``xi = sqrt(2 kappa s^2)``; the
+measurement noise is ``R = c_0 - s^2`` (at least the sampling noise); ``theta`` is the window
+median of ``y`` (high-volatility episodes are excursions: the median stays at the usual level
+while they fill less than half the window). Until ``min_bars`` bars are in, the configured
+priors are used; after that kappa and ``s^2`` are shrunk toward them with the weight of
+``prior_weight_bars`` bars.
 
 **Forecast.** The expected integrated variance over the next ``H`` seconds, given the posterior
 ``h ~ N(m, P)``, is ``int_0^H exp(mu_s + v_s/2) ds`` with ``mu_s = theta + (m - theta) e^{-kappa
@@ -103,6 +112,8 @@ class OUFilterConfig:
             raise InvalidParameterError("need window_bars >= min_bars >= max_lag + 3")
         if self.prior_kappa_per_s <= 0 or self.prior_sigma_daily <= 0:
             raise InvalidParameterError("priors must be positive")
+        if not self.outlier_sd > 0:
+            raise InvalidParameterError("outlier_sd must be > 0")
         if self.estimator not in ("rv", "bv"):
             raise InvalidParameterError(f"estimator must be 'rv' or 'bv', got {self.estimator!r}")
 

@@ -120,3 +120,39 @@ def test_mid_when_not_positive_then_rejected():
 def test_config_when_bar_too_short_for_grid_then_rejected():
     with pytest.raises(InvalidParameterError, match="3 grid steps"):
         OUFilterConfig(bar_s=10.0, sub_s=5.0)
+
+
+def test_outlier_bar_when_one_jump_then_estimate_moves_a_bounded_amount():
+    _, lp = _ou_path(400, seed=3)
+    f = OUVolatilityFilter()
+    _feed(f, lp)
+    before, var = f.log_variance
+    bound = f.cfg.outlier_sd * math.sqrt(var + f._r) + 1.0  # + one bar of OU prediction drift
+    t0 = round(len(lp) * SUB * 1e9)
+    f.on_mid(t0, math.exp(lp[-1] + 0.5))  # a 50% jump: far beyond any bar's variance
+    f.on_mid(t0 + round(61 * 1e9), math.exp(lp[-1] + 0.5))
+    after, _ = f.log_variance
+    assert 0 < after - before < bound
+    unclipped = OUVolatilityFilter(OUFilterConfig(outlier_sd=1e9))
+    _feed(unclipped, lp)
+    unclipped.on_mid(t0, math.exp(lp[-1] + 0.5))
+    unclipped.on_mid(t0 + round(61 * 1e9), math.exp(lp[-1] + 0.5))
+    assert unclipped.log_variance[0] - before > after - before  # the clip did the bounding
+
+
+def test_silent_bar_when_estimate_above_resolution_then_pulled_down_not_to_minus_infinity():
+    _, lp = _ou_path(200, seed=4)
+    f = OUVolatilityFilter()
+    _feed(f, lp)
+    before = f.log_variance[0]
+    t = round(len(lp) * SUB * 1e9)
+    for k in range(1, 40):  # three minutes without a price change
+        f.on_mid(t + k * round(SUB * 1e9), math.exp(lp[-1]))
+    after = f.log_variance[0]
+    assert after < before  # no move is evidence of low variance ...
+    assert after > math.log(f._min_sq / f.cfg.bar_s) - 3.0  # ... censored at the resolution
+
+
+def test_config_when_estimator_unknown_then_rejected():
+    with pytest.raises(InvalidParameterError, match="estimator"):
+        OUFilterConfig(estimator="garch")

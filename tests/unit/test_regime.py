@@ -171,3 +171,16 @@ def test_score_when_market_ignores_us_then_stays_low_and_fades_with_time():
 def test_execution_when_quantity_not_positive_then_rejected():
     with pytest.raises(InvalidParameterError, match="quantity"):
         AdverseFlowScore().on_execution(0, Side.SELL, 0)
+
+
+def test_fills_when_one_order_walks_levels_at_one_instant_then_one_observation():
+    s = AdverseFlowScore()
+    _market(s, 0, 60, 50, 50)
+    t = 60 * NS
+    s.on_execution(t, Side.SELL, 300)
+    s.on_execution(t, Side.SELL, 200)  # the same market order, next level down
+    s.on_trade(t, Side.SELL, 300)
+    s.on_trade(t, Side.SELL, 200)
+    _market(s, t + NS, 90, 50, 50)
+    assert len(s.history) == 1
+    assert s.history[0].same_volume == round(s.cfg.horizon_s) * 50  # both prints netted out
