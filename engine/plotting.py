@@ -16,7 +16,7 @@ import numpy as np
 from matplotlib.patches import Patch
 
 from strategies.almgren_chriss import Frontier
-from strategies.regime import RegimeState
+from strategies.regime import SESSION_SECONDS, RegimeState
 from strategies.schedule import Schedule
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def plot_regimes(
         ax_p.plot(t[::step] * hours, m[::step], lw=0.7, color="0.2")
     if history:
         ts = np.array([s.ts_ns for s in history], dtype=float) * hours
-        day = math.sqrt(23_400.0) * 100.0
+        day = 100.0 * math.sqrt(SESSION_SECONDS)  # per square-root second -> % a day
         ax_v.plot(ts, [s.sigma * day for s in history], lw=1.2, color="C0", label="estimate")
         ax_v.fill_between(
             ts,

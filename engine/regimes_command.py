@@ -39,7 +39,6 @@ __all__ = ["add_regimes_arguments", "detect", "run_regimes"]
 
 EXIT_OK = 0
 EXIT_USAGE = 2
-SESSION_S = 23_400.0
 _NS = 1_000_000_000
 
 
@@ -102,7 +101,7 @@ def _load(path: Path) -> tuple[str, Iterable[TapeEvent | MarketEvent], GroundTru
 def _row(s: RegimeState) -> dict[str, object]:
     return {
         "t": round(s.ts_ns / _NS, 3),
-        "sigma": s.sigma * SESSION_S**0.5,
+        "sigma": s.sigma_daily,
         "regime": str(s.regime),
         "score": round(s.adv_score, 4),
     }
@@ -135,7 +134,7 @@ def run_regimes(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         print(f"{'time':>8}  {'sigma/day':>9}  {'regime':<6}  {'score':>5}", file=out)
         for s in history:
             print(
-                f"{_clock(s.ts_ns):>8}  {100 * s.sigma * SESSION_S**0.5:8.3f}%  "
+                f"{_clock(s.ts_ns):>8}  {100 * s.sigma_daily:8.3f}%  "
                 f"{s.regime!s:<6}  {s.adv_score:5.2f}",
                 file=out,
             )

@@ -91,7 +91,6 @@ class Evidence:
 class _Obs:
     ts: int
     side: Side
-    qty: int
     mid: float
     half_spread: float
     expected_move: float
@@ -155,7 +154,6 @@ class AdverseFlowScore:
             raise InvalidParameterError(f"execution quantity must be > 0, got {qty}")
         last = self._open[-1] if self._open else None
         if last is not None and last.ts == ts_ns and last.side is side:
-            last.qty += qty
             last.same_side_volume -= qty
             return
         mid = 0.5 * (self._bid + self._ask)
@@ -164,7 +162,7 @@ class AdverseFlowScore:
         half = max(0.5 * (self._ask - self._bid), 1e-12)
         move = half if expected_move is None else max(expected_move, 1e-12)
         # Our own print arrives on the tape too: start below zero so it nets out.
-        self._open.append(_Obs(ts_ns, side, qty, mid, half, move, -qty))
+        self._open.append(_Obs(ts_ns, side, mid, half, move, -qty))
 
     # --- output -------------------------------------------------------------------------------
 
@@ -190,8 +188,10 @@ class AdverseFlowScore:
 
     def _progress(self, ts_ns: int) -> None:
         mid = 0.5 * (self._bid + self._ask)
-        for obs in self._open:
-            if not obs.closed and ts_ns >= obs.ts + self._h_ns:
+        for obs in self._open:  # oldest first: windows end in this order
+            if ts_ns < obs.ts + self._h_ns:
+                break
+            if not obs.closed:
                 self._close_window(obs, mid)
         while self._open and self._open[0].closed and ts_ns >= self._open[0].ts + self._mk_ns:
             self._finish(self._open.popleft(), mid, ts_ns)

@@ -130,12 +130,13 @@ class OUVolatilityFilter:
         self._bar_ns = round(cfg.bar_s * _NS)
         self._sub_ns = round(cfg.sub_s * _NS)
         self._m = max(2, round(cfg.bar_s / cfg.sub_s))
-        rel_var = _BV_REL_VAR if cfg.estimator == "bv" else _RV_REL_VAR
+        self._bipower = cfg.estimator == "bv"
+        rel_var = _BV_REL_VAR if self._bipower else _RV_REL_VAR
         # Sampling noise of y alone; the noise actually present (price discreteness, bounce)
         # is estimated from the data once the window is long enough (see _estimate).
         self._r_sampling = rel_var / self._m
         self._r = self._r_sampling
-        self.params = cfg.prior()
+        self._prior = self.params = cfg.prior()
         self._mean = self.params.theta
         self._var = self.params.stationary_var
         self._ys: deque[float] = deque(maxlen=cfg.window_bars)
@@ -180,7 +181,7 @@ class OUVolatilityFilter:
     def _grid_step(self, log_mid: float) -> None:
         r = abs(log_mid - self._grid_prev)
         self._grid_prev = log_mid
-        if self._steps:
+        if self._bipower and self._steps:
             self._bp_sum += r * self._abs_prev
         self._abs_prev = r
         sq = r * r
@@ -193,10 +194,8 @@ class OUVolatilityFilter:
 
     def _close_bar(self) -> None:
         m = self._steps
-        if self.cfg.estimator == "bv":
-            measure = _BV_SCALE * m / max(m - 1, 1) * self._bp_sum
-        else:
-            measure = self._sq_sum
+        bipower = _BV_SCALE * m / max(m - 1, 1) * self._bp_sum
+        measure = bipower if self._bipower else self._sq_sum
         bar_s = self.cfg.bar_s
         if measure > 0.0:
             self._update(math.log(measure / bar_s) + 0.5 * self._r_sampling)
@@ -259,7 +258,7 @@ class OUVolatilityFilter:
         # What the OU state does not explain at lag 0 is measurement noise.
         r = max(total - s2, self._r_sampling)
         w = n / (n + self.cfg.prior_weight_bars)
-        first = self.cfg.prior()
+        first = self._prior
         kappa = w * kappa + (1 - w) * first.kappa
         s2 = w * s2 + (1 - w) * first.stationary_var
         return OUParameters(kappa=kappa, theta=theta, xi=math.sqrt(2.0 * kappa * s2)), r

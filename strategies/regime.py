@@ -33,6 +33,7 @@ from strategies.schedule import Side
 
 __all__ = [
     "DEFAULT_POLICIES",
+    "SESSION_SECONDS",
     "Policy",
     "Regime",
     "RegimeClassifier",
@@ -40,6 +41,8 @@ __all__ = [
     "RegimeState",
     "RegimeThresholds",
 ]
+
+SESSION_SECONDS = 23_400.0  # a 6.5-hour session: the unit of daily volatility
 
 
 class Regime(enum.StrEnum):
@@ -168,6 +171,11 @@ class RegimeState:
     adv_score: float
     policy: Policy
 
+    @property
+    def sigma_daily(self) -> float:
+        """The volatility over a 6.5-hour session (fraction of price)."""
+        return self.sigma * math.sqrt(SESSION_SECONDS)
+
 
 @dataclass(slots=True)
 class RegimeDetector:
@@ -229,6 +237,6 @@ class RegimeDetector:
             )
         )
 
-    def sigma_daily(self, session_seconds: float = 23_400.0) -> float:
+    def sigma_daily(self, session_seconds: float = SESSION_SECONDS) -> float:
         """Current volatility scaled to a session (fraction of price)."""
         return self._vol.sigma * math.sqrt(session_seconds)

@@ -62,12 +62,12 @@ def run_simulate(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
             on_market=tape.on_market_event,
             on_report=tape.on_venue_event,
         )
+    truth = market.ground_truth()
     try:
-        tape.write(Path(args.out), market.ground_truth())
+        tape.write(Path(args.out), truth)
     except OSError as exc:
         print(f"unwind simulate: error: cannot write {args.out}: {exc.strerror}", file=err)
         return 2
-    truth = market.ground_truth()
     print(
         f"{args.out}: seed {args.seed}, {len(truth.regime_values) - 1} regime switches, "
         f"adversary {'on' if args.adversary else 'off'}",
