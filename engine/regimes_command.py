@@ -139,12 +139,14 @@ def run_regimes(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
                 file=out,
             )
         if truth is not None and history:
-            sc = score_regimes(history, truth)
+            sides = {e.side for e in events if type(e) is OwnFill}
+            sc = score_regimes(history, truth, our_side=sides.pop() if len(sides) == 1 else None)
             print(
                 f"against the simulator's ground truth: LV/HV balanced accuracy "
                 f"{sc.balanced_accuracy:.3f} (HV recall {sc.hv_recall:.3f}, LV recall "
                 f"{sc.lv_recall:.3f}); adversary episodes detected within 5 bars "
-                f"{sc.episodes_detected}/{sc.episodes}; ADV in {sc.false_adv_bars} of "
+                f"{sc.episodes_detected}/{sc.episodes} (those hunting our side); "
+                f"ADV in {sc.false_adv_bars} of "
                 f"{sc.quiet_bars} bars without an adversary",
                 file=out,
             )

@@ -56,20 +56,32 @@ _NS = 1_000_000_000
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AdverseConfig:
-    horizon_s: float = 20.0
+    horizon_s: float = 30.0
     markout_s: float = 60.0
     decay_halflife_s: float = 900.0
-    alpha: float = 0.25
-    w_flow: float = 0.45
-    w_fade: float = 0.1
-    w_impact: float = 0.15
-    w_markout: float = 0.3
+    alpha: float = 0.4
+    # Same-side share of aggressive orders explained by the price move: subtracted per unit
+    # of pooled impact (see the module docstring).
+    flow_price_beta: float = 0.03
+    w_flow: float = 1.0
+    w_fade: float = 0.0
+    w_impact: float = 0.0
+    w_markout: float = 0.0
+    # Raw pooled values mapped 0 -> 1 (see the module docstring).
+    flow_range: tuple[float, float] = (0.4, 0.8)
+    fade_range: tuple[float, float] = (0.2, 0.7)
+    impact_range: tuple[float, float] = (0.0, 0.5)
+    markout_range: tuple[float, float] = (0.2, 1.0)
 
     def __post_init__(self) -> None:
         if not 0 < self.horizon_s <= self.markout_s:
             raise InvalidParameterError("need 0 < horizon_s <= markout_s")
         if not 0 < self.alpha <= 1:
             raise InvalidParameterError("alpha must be in (0, 1]")
+        for name in ("flow_range", "fade_range", "impact_range", "markout_range"):
+            lo, hi = getattr(self, name)
+            if not lo < hi:
+                raise InvalidParameterError(f"{name} needs low < high, got ({lo}, {hi})")
         w = (self.w_flow, self.w_fade, self.w_impact, self.w_markout)
         if min(w) < 0 or not math.isclose(sum(w), 1.0):
             raise InvalidParameterError(f"weights must be >= 0 and sum to 1, got {w}")
@@ -80,8 +92,10 @@ class Evidence:
     """What was measured after one of our executions (raw, before pooling)."""
 
     ts_ns: int
-    same_volume: int  # same-side aggressive volume in the window, ours excluded
-    other_volume: int  # opposite-side aggressive volume in the window
+    same_orders: int  # same-side aggressive orders in the window, ours excluded
+    other_orders: int  # opposite-side aggressive orders in the window
+    same_volume: int  # their shares
+    other_volume: int
     fade: float  # 1 - (our touch / their touch) at the end of the window
     impact: float  # mid move our way over the window / the predicted move
     markout: float  # mid move our way after markout_s, in half-spreads
@@ -94,8 +108,10 @@ class _Obs:
     mid: float
     half_spread: float
     expected_move: float
-    same_side_volume: int = 0
-    other_side_volume: int = 0
+    same_orders: int = 0
+    other_orders: int = 0
+    same_volume: int = 0
+    other_volume: int = 0
     closed: bool = False
     fade: float = 0.0
     impact: float = 0.0
@@ -115,10 +131,19 @@ class AdverseFlowScore:
         self._open: deque[_Obs] = deque()
         self._bid = self._ask = math.nan
         self._bid_size = self._ask_size = 0
-        # Exponentially weighted pooled statistics over closed observations.
+        # Our own prints are not evidence: the (time, side) of our recent executions, and the
+        # last aggressive order seen on the tape with the windows that counted it (a venue may
+        # publish our print before our execution report arrives).
+        self._own: deque[tuple[int, Side]] = deque(maxlen=64)
+        self._last_order: tuple[int, Side] | None = None
+        self._last_counted: list[_Obs] = []
+        self._last_volume = 0
+        # Exponentially weighted pooled statistics: flow and the window measures over closed
+        # windows, the markout over finished observations.
         self._same = self._other = 0.0
         self._fade = self._impact = self._markout = 0.0
-        self._n = 0
+        self._n_flow = self._n_markout = 0
+        self._flow_ts = self._markout_ts = 0
         self._score = 0.0
         self._score_ts = 0
         self.history: list[Evidence] = []
@@ -132,14 +157,26 @@ class AdverseFlowScore:
             self._progress(ts_ns)
 
     def on_trade(self, ts_ns: int, aggressor: Side | None, size: int) -> None:
-        """A print on the tape (ours included; they are netted out)."""
-        if aggressor is not None:
+        """A print on the tape (ours included; they are netted out).
+
+        Prints of one aggressive order share its time and side: they count as one order.
+        """
+        if aggressor is not None and (ts_ns, aggressor) not in self._own:
+            key = (ts_ns, aggressor)
+            new_order = key != self._last_order
+            if new_order:
+                self._last_order, self._last_counted, self._last_volume = key, [], 0
+            self._last_volume += size
             for obs in self._open:
-                if ts_ns <= obs.ts + self._h_ns:
+                if obs.ts < ts_ns <= obs.ts + self._h_ns:
+                    if new_order:
+                        self._last_counted.append(obs)
                     if obs.side is aggressor:
-                        obs.same_side_volume += size
+                        obs.same_orders += new_order
+                        obs.same_volume += size
                     else:
-                        obs.other_side_volume += size
+                        obs.other_orders += new_order
+                        obs.other_volume += size
         if self._open:
             self._progress(ts_ns)
 
@@ -152,17 +189,18 @@ class AdverseFlowScore:
         """
         if qty <= 0:
             raise InvalidParameterError(f"execution quantity must be > 0, got {qty}")
-        last = self._open[-1] if self._open else None
-        if last is not None and last.ts == ts_ns and last.side is side:
-            last.same_side_volume -= qty
-            return
+        key = (ts_ns, side)
+        if key == self._last_order:
+            self._uncount_last()  # our print reached the tape before our report
+        if key in self._own:
+            return  # another fill of the same order
+        self._own.append(key)
         mid = 0.5 * (self._bid + self._ask)
         if not math.isfinite(mid):
             return  # no market seen yet: nothing to compare with
         half = max(0.5 * (self._ask - self._bid), 1e-12)
         move = half if expected_move is None else max(expected_move, 1e-12)
-        # Our own print arrives on the tape too: start below zero so it nets out.
-        self._open.append(_Obs(ts_ns, side, mid, half, move, -qty))
+        self._open.append(_Obs(ts_ns, side, mid, half, move))
 
     # --- output -------------------------------------------------------------------------------
 
@@ -172,19 +210,55 @@ class AdverseFlowScore:
         dt = max(ts_ns - self._score_ts, 0) / _NS
         return self._score * 0.5 ** (dt / self.cfg.decay_halflife_s)
 
-    def components(self) -> dict[str, float]:
-        """The four pooled components, each in [0, 1], as of the last closed observation."""
-        if self._n == 0:
-            return {"flow": 0.0, "fade": 0.0, "impact": 0.0, "markout": 0.0}
-        ratio = self._same / (self._other + 1.0)
+    def pooled(self) -> dict[str, float]:
+        """The pooled raw measures: ``flow`` (same-side share of aggressive orders beyond what
+        the price move explains), ``fade``, ``impact`` and ``markout``; NaN before the first
+        observation of each."""
+        nan = math.nan
+        if self._n_flow == 0:
+            flow = fade = impact = nan
+        else:
+            share = self._same / max(self._same + self._other, 1e-12)
+            flow = share - self.cfg.flow_price_beta * self._impact
+            fade, impact = self._fade, self._impact
         return {
-            "flow": _ramp(ratio, 1.1, 2.2),
-            "fade": _ramp(self._fade, 0.2, 0.7),
-            "impact": _ramp(self._impact, 0.0, 0.5),
-            "markout": _ramp(self._markout, 0.2, 1.0),
+            "flow": flow,
+            "fade": fade,
+            "impact": impact,
+            "markout": self._markout if self._n_markout else nan,
         }
 
+    def components(self) -> dict[str, float]:
+        """The four pooled components, each in [0, 1] (0 before any evidence)."""
+        cfg = self.cfg
+        raw = self.pooled()
+        ranges = {
+            "flow": cfg.flow_range,
+            "fade": cfg.fade_range,
+            "impact": cfg.impact_range,
+            "markout": cfg.markout_range,
+        }
+        return {k: 0.0 if math.isnan(raw[k]) else _ramp(raw[k], *ranges[k]) for k in ranges}
+
     # --- internals ----------------------------------------------------------------------------
+
+    def _uncount_last(self) -> None:
+        _, side = self._last_order  # type: ignore[misc]
+        for obs in self._last_counted:
+            if obs.side is side:
+                obs.same_orders -= 1
+                obs.same_volume -= self._last_volume
+            else:
+                obs.other_orders -= 1
+                obs.other_volume -= self._last_volume
+        self._last_order, self._last_counted, self._last_volume = None, [], 0
+
+    def _weight(self, n: int, last_ts: int, ts_ns: int) -> float:
+        # Time also ages the pool: after a long gap the new evidence weighs more.
+        if n == 0:
+            return 1.0
+        gap = max(ts_ns - last_ts, 0) / _NS
+        return 1.0 - (1.0 - self.cfg.alpha) * 0.5 ** (gap / self.cfg.decay_halflife_s)
 
     def _progress(self, ts_ns: int) -> None:
         mid = 0.5 * (self._bid + self._ask)
@@ -192,11 +266,13 @@ class AdverseFlowScore:
             if ts_ns < obs.ts + self._h_ns:
                 break
             if not obs.closed:
-                self._close_window(obs, mid)
+                self._close_window(obs, mid, ts_ns)
         while self._open and self._open[0].closed and ts_ns >= self._open[0].ts + self._mk_ns:
             self._finish(self._open.popleft(), mid, ts_ns)
 
-    def _close_window(self, obs: _Obs, mid: float) -> None:
+    def _close_window(self, obs: _Obs, mid: float, ts_ns: int) -> None:
+        """The reaction window is over: pool the flow, fade and impact now (the markout
+        follows later), so the score answers within one window."""
         obs.closed = True
         ours, theirs = (
             (self._bid_size, self._ask_size)
@@ -207,24 +283,39 @@ class AdverseFlowScore:
         direction = -1.0 if obs.side is Side.SELL else 1.0
         move = direction * (mid - obs.mid)
         obs.impact = move / obs.expected_move if math.isfinite(move) else 0.0
+        a = self._weight(self._n_flow, self._flow_ts, ts_ns)
+        self._n_flow += 1
+        self._flow_ts = ts_ns
+        self._same += a * (obs.same_orders - self._same)
+        self._other += a * (obs.other_orders - self._other)
+        self._fade += a * (obs.fade - self._fade)
+        self._impact += a * (obs.impact - self._impact)
+        self._rescore(ts_ns)
 
     def _finish(self, obs: _Obs, mid: float, ts_ns: int) -> None:
-        cfg = self.cfg
         direction = -1.0 if obs.side is Side.SELL else 1.0
         move = direction * (mid - obs.mid)
         markout = move / obs.half_spread if math.isfinite(move) else 0.0
-        same = max(obs.same_side_volume, 0)
-        ev = Evidence(obs.ts, same, obs.other_side_volume, obs.fade, obs.impact, markout)
-        self.history.append(ev)
-        # Time also ages the pool: after a long gap the new evidence weighs more.
-        gap = max(ts_ns - self._score_ts, 0) / _NS
-        a = 1.0 if self._n == 0 else 1.0 - (1.0 - cfg.alpha) * 0.5 ** (gap / cfg.decay_halflife_s)
-        self._n += 1
-        self._same += a * (ev.same_volume - self._same)
-        self._other += a * (ev.other_volume - self._other)
-        self._fade += a * (ev.fade - self._fade)
-        self._impact += a * (ev.impact - self._impact)
-        self._markout += a * (ev.markout - self._markout)
+        self.history.append(
+            Evidence(
+                obs.ts,
+                obs.same_orders,
+                obs.other_orders,
+                obs.same_volume,
+                obs.other_volume,
+                obs.fade,
+                obs.impact,
+                markout,
+            )
+        )
+        a = self._weight(self._n_markout, self._markout_ts, ts_ns)
+        self._n_markout += 1
+        self._markout_ts = ts_ns
+        self._markout += a * (markout - self._markout)
+        self._rescore(ts_ns)
+
+    def _rescore(self, ts_ns: int) -> None:
+        cfg = self.cfg
         c = self.components()
         self._score = (
             cfg.w_flow * c["flow"]

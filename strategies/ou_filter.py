@@ -93,7 +93,9 @@ class OUFilterConfig:
     # returns are zero and it collapses; RV is the default for that reason.
     estimator: str = "rv"
     outlier_sd: float = 4.0  # innovations are clipped at this many predictive deviations
-    window_bars: int = 390  # rolling window for the parameters: a trading day of bars
+    # Rolling window for the parameters: two sessions of bars, so that with next_session()
+    # today is judged against yesterday as well as against itself.
+    window_bars: int = 780
     min_bars: int = 30  # bars before the estimated parameters replace the priors
     # Until the window is long, kappa and the stationary variance are shrunk toward the
     # priors with this many bars' weight: 30 bars of noise can fake a persistent state, and
@@ -262,6 +264,20 @@ class OUVolatilityFilter:
         kappa = w * kappa + (1 - w) * first.kappa
         s2 = w * s2 + (1 - w) * first.stationary_var
         return OUParameters(kappa=kappa, theta=theta, xi=math.sqrt(2.0 * kappa * s2)), r
+
+    def next_session(self) -> OUVolatilityFilter:
+        """A filter for the next session of the same symbol that keeps what this one learnt.
+
+        The window of measurements (and so kappa, theta, xi and the measurement noise) carries
+        over: a day that opens in high volatility is then judged against the symbol's usual
+        level instead of against itself. The state keeps its mean but its variance goes back
+        to the stationary variance: the overnight gap is not observed.
+        """
+        nxt = OUVolatilityFilter(self.cfg)
+        nxt._ys.extend(self._ys)
+        nxt.params, nxt._r, nxt._min_sq = self.params, self._r, self._min_sq
+        nxt._mean, nxt._var = self._mean, self.params.stationary_var
+        return nxt
 
     # --- outputs ------------------------------------------------------------------------------
 

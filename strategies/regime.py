@@ -123,9 +123,9 @@ DEFAULT_POLICIES: dict[Regime, Policy] = {
 class RegimeThresholds:
     hv_enter_z: float = 1.0
     hv_exit_z: float = 0.5
-    adv_enter: float = 0.55
-    adv_exit: float = 0.4
-    min_dwell_bars: int = 3
+    adv_enter: float = 0.6
+    adv_exit: float = 0.45
+    min_dwell_bars: int = 2
     adv_impact_gain: float = 2.0  # ADV impact multiplier is 1 + gain * score
 
     def __post_init__(self) -> None:
@@ -197,6 +197,19 @@ class RegimeDetector:
         self._vol = OUVolatilityFilter(self.filter_cfg)
         self._adv = AdverseFlowScore(self.adverse_cfg)
         self._cls = RegimeClassifier(self.thresholds)
+
+    def next_session(self) -> RegimeDetector:
+        """A detector for the next session: the same settings, the volatility filter carried
+        over (see :meth:`OUVolatilityFilter.next_session`), a fresh adversarial score and
+        classifier (our executions of yesterday say nothing about today's predators)."""
+        nxt = RegimeDetector(
+            filter_cfg=self.filter_cfg,
+            adverse_cfg=self.adverse_cfg,
+            thresholds=self.thresholds,
+            policies=dict(self.policies),
+        )
+        nxt._vol = self._vol.next_session()
+        return nxt
 
     @property
     def volatility(self) -> OUVolatilityFilter:

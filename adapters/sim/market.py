@@ -62,20 +62,28 @@ class GroundTruth:
     regime_ts: NDArray[np.int64]  # times at which the regime became regime_values[i]
     regime_values: tuple[Regime, ...]
     adversary_ts: dict[str, NDArray[np.int64]]  # per adversary: times its state changed
-    adversary_active: dict[str, NDArray[np.bool_]]  # state from that time on
+    # The side of the trader it hunts from that time on (None: not hunting). A predator can
+    # mistake background flow for a trader and hunt a side nobody of ours is on.
+    adversary_target: dict[str, tuple[Side | None, ...]]
 
     def regime_at(self, ts: NDArray[np.int64] | int) -> NDArray[np.str_]:
         """The regime in force at each time (vectorised)."""
         idx = np.searchsorted(self.regime_ts, np.asarray(ts), side="right") - 1
         return np.asarray(self.regime_values, dtype=str)[np.maximum(idx, 0)]
 
-    def adversary_active_at(self, ts: NDArray[np.int64] | int) -> NDArray[np.bool_]:
-        """Whether any adversary was active at each time (vectorised)."""
+    def adversary_active_at(
+        self, ts: NDArray[np.int64] | int, *, against: Side | None = None
+    ) -> NDArray[np.bool_]:
+        """Whether any adversary was active at each time (vectorised); with ``against``, only
+        adversaries hunting a trader on that side."""
         t = np.asarray(ts)
         out = np.zeros(t.shape, dtype=bool)
         for name, times in self.adversary_ts.items():
             idx = np.searchsorted(times, t, side="right") - 1
-            active = self.adversary_active[name]
+            targets = self.adversary_target[name]
+            active = np.array(
+                [x is not None and (against is None or x is against) for x in targets], dtype=bool
+            )
             out |= np.where(idx >= 0, active[np.maximum(idx, 0)], False)
         return out
 
@@ -130,8 +138,8 @@ class MarketSimulator:
         self._seq = itertools.count()
         self._latency_ns = round(cfg.latency_s * _NS)
         self._regimes: list[tuple[int, Regime]] = [(cfg.start_ns, self.vol.regime)]
-        self._adv_log: dict[str, list[tuple[int, bool]]] = {
-            a.name: [(cfg.start_ns, False)] for a in self.adversaries
+        self._adv_log: dict[str, list[tuple[int, Side | None]]] = {
+            a.name: [(cfg.start_ns, None)] for a in self.adversaries
         }
         self.flow.seed_book(self.exchange, self.fundamental_ticks, self.vol.regime)
         for a in self.adversaries:
@@ -222,9 +230,7 @@ class MarketSimulator:
             adversary_ts={
                 n: np.array([t for t, _ in log], dtype=np.int64) for n, log in self._adv_log.items()
             },
-            adversary_active={
-                n: np.array([a for _, a in log], dtype=bool) for n, log in self._adv_log.items()
-            },
+            adversary_target={n: tuple(a for _, a in log) for n, log in self._adv_log.items()},
         )
 
     # --- internals ----------------------------------------------------------------------------
@@ -252,10 +258,10 @@ class MarketSimulator:
 
     def _adversary_turn(self, i: int, ts: int) -> None:
         a = self.adversaries[i]
-        was = a.active
+        was = a.target
         a.act(self.exchange, ts)
-        if a.active != was:
-            self._adv_log[a.name].append((ts, a.active))
+        if a.target is not was:
+            self._adv_log[a.name].append((ts, a.target))
         nxt = ts + round(a.cfg.decision_interval_s * _NS)
         if nxt < self.end_ns:
             self._push(nxt, _ADVERSARY, i)

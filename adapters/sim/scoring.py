@@ -7,9 +7,12 @@ Three figures (those the regime-detector issue sets targets for):
   different question, and counting it as a volatility miss would punish correct ADV calls.
   Only bars without an active adversary are counted, for the same reason.
 * **adversary episodes detected**: an episode is a maximal run of bars with an adversary
-  active; it is detected if ADV is raised at least once in its first ``within_bars + 1`` bars
-  (the bar in which it started and the ``within_bars`` after).
-* **false ADV**: the share of bars without an active adversary in which ADV is raised.
+  hunting *us* (a trader on ``our_side``); it is detected if ADV is raised at least once in its
+  first ``within_bars + 1`` bars (the bar in which it started and the ``within_bars`` after).
+  A predator sometimes mistakes background flow for a trader and hunts the side we are not on:
+  the score measures how the market reacts to our executions, so such an episode is not one it
+  should detect (and its bars are not quiet either). Without ``our_side`` every episode counts.
+* **false ADV**: the share of bars without any active adversary in which ADV is raised.
 
 A bar's truth is the state at its closing time.
 """
@@ -23,6 +26,7 @@ import numpy as np
 
 from adapters.sim.market import GroundTruth
 from strategies.regime import Regime, RegimeState
+from strategies.schedule import Side
 
 __all__ = ["RegimeScore", "score_regimes"]
 
@@ -74,18 +78,26 @@ class RegimeScore:
 
 
 def score_regimes(
-    history: Sequence[RegimeState], truth: GroundTruth, *, within_bars: int = 5
+    history: Sequence[RegimeState],
+    truth: GroundTruth,
+    *,
+    our_side: Side | None = None,
+    within_bars: int = 5,
 ) -> RegimeScore:
-    """Score the detector's bars (``history``) against ``truth``."""
+    """Score the detector's bars (``history``) against ``truth``; ``our_side``: the side our
+    executions were on."""
     ts = np.array([s.ts_ns for s in history], dtype=np.int64)
     called = np.array([str(s.regime) for s in history])
     regime = truth.regime_at(ts) if ts.size else np.array([], dtype=str)
     hunted = truth.adversary_active_at(ts) if ts.size else np.array([], dtype=bool)
+    hunting_us = (
+        truth.adversary_active_at(ts, against=our_side) if ts.size else np.array([], dtype=bool)
+    )
     said_hv = called == Regime.HV
     said_adv = called == Regime.ADV
     hv = (regime == "HV") & ~hunted
     lv = (regime == "LV") & ~hunted
-    starts = np.flatnonzero(np.diff(np.concatenate(([0], hunted.astype(np.int8)))) == 1)
+    starts = np.flatnonzero(np.diff(np.concatenate(([0], hunting_us.astype(np.int8)))) == 1)
     detected = sum(bool(said_adv[s : s + within_bars + 1].any()) for s in starts)
     return RegimeScore(
         bars=int(ts.size),

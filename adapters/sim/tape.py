@@ -12,8 +12,9 @@ record                                      meaning
 ``T,ts,price,size,aggressor``               a print; aggressor ``B``, ``S`` or empty
 ``F,ts,price,qty,side``                     a fill of ours (``B`` or ``S``)
 ``R,ts,regime``                             ground truth: regime ``LV``/``HV`` from ts on
-``A,ts,name,active``                        ground truth: adversary ``name`` active (1) or
-                                            not (0) from ts on
+``A,ts,name,target``                        ground truth: adversary ``name`` hunts a trader
+                                            on side ``B`` or ``S`` (empty: it does not)
+                                            from ts on
 ==========================================  ===========================================
 
 Market records come in time order; the ground truth follows them.
@@ -38,7 +39,7 @@ from strategies.errors import UnwindError
 __all__ = ["OwnFill", "Tape", "TapeFormatError", "TapeRecorder", "is_tape", "read_tape"]
 
 MAGIC = "# unwind-tape"
-VERSION = 1
+VERSION = 2
 _SIDE = {"B": Side.BUY, "S": Side.SELL}
 _CODE = {Side.BUY: "B", Side.SELL: "S"}
 
@@ -120,8 +121,8 @@ def _truth_lines(truth: GroundTruth) -> Iterable[str]:
     for ts, regime in zip(truth.regime_ts, truth.regime_values, strict=True):
         yield f"R,{int(ts)},{regime}\n"
     for name, times in truth.adversary_ts.items():
-        for ts, active in zip(times, truth.adversary_active[name], strict=True):
-            yield f"A,{int(ts)},{name},{int(active)}\n"
+        for ts, target in zip(times, truth.adversary_target[name], strict=True):
+            yield f"A,{int(ts)},{name},{_CODE[target] if target else ''}\n"
 
 
 def is_tape(path: Path) -> bool:
@@ -145,7 +146,7 @@ def read_tape(path: Path) -> Tape:
     """
     events: list[TapeEvent] = []
     regimes: list[tuple[int, Regime]] = []
-    adversaries: dict[str, list[tuple[int, bool]]] = {}
+    adversaries: dict[str, list[tuple[int, Side | None]]] = {}
     with _open_text(path, "r") as f:
         header = f.readline().split()
         if header[:2] != MAGIC.split() or len(header) < 3:
@@ -167,9 +168,7 @@ def read_tape(path: Path) -> Tape:
             adversary_ts={
                 n: np.array([t for t, _ in v], dtype=np.int64) for n, v in adversaries.items()
             },
-            adversary_active={
-                n: np.array([a for _, a in v], dtype=bool) for n, v in adversaries.items()
-            },
+            adversary_target={n: tuple(a for _, a in v) for n, v in adversaries.items()},
         )
     seed = int(meta["seed"]) if "seed" in meta else None
     return Tape(symbol, seed, events, truth)
@@ -180,7 +179,7 @@ def _parse(
     symbol: str,
     events: list[TapeEvent],
     regimes: list[tuple[int, Regime]],
-    adversaries: dict[str, list[tuple[int, bool]]],
+    adversaries: dict[str, list[tuple[int, Side | None]]],
 ) -> None:
     kind, ts = f[0], int(f[1])
     if kind == "Q" and len(f) == 6:
@@ -195,6 +194,6 @@ def _parse(
     elif kind == "R" and len(f) == 3:
         regimes.append((ts, Regime(f[2])))
     elif kind == "A" and len(f) == 4:
-        adversaries.setdefault(f[2], []).append((ts, f[3] == "1"))
+        adversaries.setdefault(f[2], []).append((ts, _SIDE[f[3]] if f[3] else None))
     else:
         raise ValueError(kind)

@@ -101,6 +101,27 @@ def test_detector_when_volatility_steps_up_then_hv_within_a_few_bars_and_never_a
     assert np.mean([r is Regime.LV for r in regimes[50:storm_start]]) > 0.9
 
 
+def test_next_session_when_day_opens_in_high_volatility_then_judged_against_yesterday():
+    calm = 0.01 / math.sqrt(23_400)
+    steps_per_bar, bars = 12, 390
+    yesterday = RegimeDetector()
+    _quotes(yesterday, [calm] * bars * steps_per_bar)
+    warm = yesterday.next_session()
+    cold = RegimeDetector()
+    storm = [2 * calm] * 120 * steps_per_bar  # today opens at twice yesterday's volatility
+    day2 = 2 * 86_400 * NS
+    _quotes(warm, storm, seed=2, start=day2)
+    _quotes(cold, storm, seed=2, start=day2)
+    assert warm.volatility.params.theta == pytest.approx(
+        yesterday.volatility.params.theta, abs=0.5
+    )
+    warm_hv = np.mean([s.regime is Regime.HV for s in warm.history[10:]])
+    cold_hv = np.mean([s.regime is Regime.HV for s in cold.history[10:]])
+    assert warm_hv > 0.8  # yesterday's level is the reference
+    assert cold_hv < 0.2  # a fresh detector takes today's level for normal
+    assert warm.history[0].ts_ns > day2  # nothing of yesterday's bars is replayed
+
+
 def test_adv_policy_when_hunted_then_impact_scaled_by_score():
     det = RegimeDetector(
         thresholds=RegimeThresholds(adv_enter=0.0001, adv_exit=0.00005, min_dwell_bars=1)
@@ -117,40 +138,85 @@ def test_adv_policy_when_hunted_then_impact_scaled_by_score():
 
 
 def _market(
-    score: AdverseFlowScore, t0: int, seconds: int, sell_per_s: int, buy_per_s: int, bid_size=1000
+    score: AdverseFlowScore,
+    t0: int,
+    seconds: int,
+    sell_per_s: int,
+    buy_per_s: int,
+    bid_size=1000,
+    sell_orders_per_s=1,
 ):
+    """One buy order a second and ``sell_orders_per_s`` sell orders (their shares split
+    evenly), each at its own instant; the quote before them."""
+    step = NS // (sell_orders_per_s + 2)
     for k in range(seconds):
         ts = t0 + k * NS
         score.on_quote(ts, 49.99, bid_size, 50.01, 1000)
         if sell_per_s:
-            score.on_trade(ts, Side.SELL, sell_per_s)
+            for j in range(sell_orders_per_s):
+                score.on_trade(ts + (j + 1) * step, Side.SELL, sell_per_s // sell_orders_per_s)
         if buy_per_s:
             score.on_trade(ts, Side.BUY, buy_per_s)
 
 
 def test_score_when_no_executions_of_ours_then_stays_neutral_zero():
     s = AdverseFlowScore()
-    _market(s, 0, 3600, 300, 50)
+    _market(s, 0, 3600, 300, 50, sell_orders_per_s=5)
     assert s.score(3600 * NS) == 0.0
 
 
-def test_score_when_market_piles_in_after_our_prints_and_pulls_bids_then_high():
+def test_score_when_sellers_pile_in_after_our_prints_then_high():
     s = AdverseFlowScore(AdverseConfig(alpha=0.5))
-    _market(s, 0, 1800, 50, 50)  # a calm baseline: 50 shares/s each way
+    _market(s, 0, 1800, 50, 50)  # a calm baseline: one order a second each way
     t = 1800 * NS
     for _ in range(10):
         s.on_execution(t, Side.SELL, 200)
         s.on_trade(t, Side.SELL, 200)  # our own print, netted out
-        _market(s, t + NS, 60, 250, 50, bid_size=300)  # sellers pile in, bids fade
+        # Sellers pile in: four small orders a second against one buyer; bids fade.
+        _market(s, t + NS, 60, 200, 50, bid_size=300, sell_orders_per_s=4)
         t += 61 * NS
-    assert s.score(t) > 0.5
+    assert s.score(t) > 0.9
     last = s.history[-1]
-    # The 20-s window: 250/s sold against 50/s bought (ours netted out); bids 300, asks 1000.
     horizon = round(s.cfg.horizon_s)
-    assert (last.same_volume, last.other_volume) == (horizon * 250, horizon * 50)
+    # The window is (fill, fill + horizon]: the buyer prints on each whole second in it, the
+    # sellers inside the seconds, so the last second's sellers fall outside.
+    assert (last.same_orders, last.other_orders) == ((horizon - 1) * 4, horizon)
+    assert (last.same_volume, last.other_volume) == ((horizon - 1) * 200, horizon * 50)
     assert last.fade == pytest.approx(1 - 300 / 1000)
-    parts = s.components()
-    assert parts["flow"] == pytest.approx(1.0) and parts["fade"] == pytest.approx(1.0)
+    assert s.components()["flow"] == pytest.approx(1.0)
+
+
+def test_flow_when_one_large_seller_against_many_small_buyers_then_not_adverse():
+    # Shares alone would read 5:1 against us; what is counted is orders, and one large
+    # order a second is not a crowd trading ahead of us.
+    s = AdverseFlowScore(AdverseConfig(alpha=0.5))
+    t = 0
+    for _ in range(10):
+        s.on_quote(t, 49.99, 1000, 50.01, 1000)
+        s.on_execution(t, Side.SELL, 200)
+        for k in range(1, 62):
+            ts = t + k * NS
+            s.on_quote(ts, 49.99, 1000, 50.01, 1000)
+            s.on_trade(ts, Side.SELL, 500)
+            for j in range(1, 3):
+                s.on_trade(ts + j * NS // 4, Side.BUY, 50)
+        t += 61 * NS
+    assert s.pooled()["flow"] == pytest.approx(1 / 3, abs=0.01)
+    assert s.score(t) == 0.0
+
+
+def test_own_print_when_on_the_tape_before_our_report_then_not_counted():
+    s = AdverseFlowScore()
+    _market(s, 0, 60, 50, 50)
+    t = 60 * NS
+    s.on_execution(t, Side.SELL, 100)  # an earlier order of ours opens a window
+    t2 = t + 5 * NS
+    s.on_trade(t2, Side.SELL, 300)  # our next order prints first ...
+    s.on_execution(t2, Side.SELL, 300)  # ... and its report follows
+    s.on_trade(t2, Side.SELL, 300)  # (a venue may also repeat it after the report)
+    s.on_quote(t + 100 * NS, 49.99, 1000, 50.01, 1000)
+    first = s.history[0]
+    assert (first.same_orders, first.same_volume) == (0, 0)
 
 
 def test_score_when_market_ignores_us_then_stays_low_and_fades_with_time():
@@ -162,7 +228,9 @@ def test_score_when_market_ignores_us_then_stays_low_and_fades_with_time():
         s.on_trade(t, Side.SELL, 200)
         _market(s, t + NS, 60, 50, 50)
         t += 61 * NS
-    assert s.score(t) < 0.15
+    # A balanced market sits at a quarter of the flow ramp: far below leaving ADV.
+    assert s.score(t) == pytest.approx(0.25, abs=0.02)
+    assert s.score(t) < RegimeThresholds().adv_exit
     hot = AdverseFlowScore()
     hot._score, hot._score_ts = 0.8, 0
     assert hot.score(round(hot.cfg.decay_halflife_s * NS)) == pytest.approx(0.4)
@@ -183,4 +251,9 @@ def test_fills_when_one_order_walks_levels_at_one_instant_then_one_observation()
     s.on_trade(t, Side.SELL, 200)
     _market(s, t + NS, 90, 50, 50)
     assert len(s.history) == 1
-    assert s.history[0].same_volume == round(s.cfg.horizon_s) * 50  # both prints netted out
+    horizon = round(s.cfg.horizon_s)
+    # Both prints netted out; the market's sell orders inside (fill, fill + horizon] counted.
+    assert (s.history[0].same_volume, s.history[0].same_orders) == (
+        (horizon - 1) * 50,
+        horizon - 1,
+    )

@@ -9,6 +9,7 @@ from adapters.sim.config import Regime as TrueRegime
 from adapters.sim.market import GroundTruth
 from adapters.sim.scoring import RegimeScore, score_regimes
 from strategies.regime import DEFAULT_POLICIES, Regime, RegimeState
+from strategies.schedule import Side
 
 BAR = 60 * 1_000_000_000
 
@@ -21,14 +22,14 @@ def _history(calls: str) -> list[RegimeState]:
     ]
 
 
-def _truth() -> GroundTruth:
-    # Bars close at 1..12 x BAR. HV from bar 4 to bar 7; an adversary from bar 9 on, and a
-    # second episode would start at bar 12.
+def _truth(second: Side = Side.SELL) -> GroundTruth:
+    # Bars close at 1..12 x BAR. HV from bar 4 to bar 7; an adversary hunting a seller from
+    # bar 9 to bar 10, and a second episode (hunting ``second``) starts at bar 12.
     return GroundTruth(
         regime_ts=np.array([0, 4 * BAR, 8 * BAR], dtype=np.int64),
         regime_values=(TrueRegime.LV, TrueRegime.HV, TrueRegime.LV),
         adversary_ts={"p": np.array([0, 9 * BAR, 11 * BAR, 12 * BAR], dtype=np.int64)},
-        adversary_active={"p": np.array([False, True, False, True])},
+        adversary_target={"p": (None, Side.SELL, None, second)},
     )
 
 
@@ -43,6 +44,16 @@ def test_score_when_bars_called_then_counts_follow_the_definitions():
     assert sc.balanced_accuracy == pytest.approx(0.5 * (0.75 + 0.8))
     assert (sc.episodes, sc.episodes_detected) == (2, 1)  # bar 9 detected; bar 12 not
     assert (sc.quiet_bars, sc.false_adv_bars) == (9, 1)  # bar 8
+
+
+def test_episodes_when_our_side_given_then_only_those_hunting_us_count():
+    calls = _history("LLHLHHHAAALL")
+    other_side = _truth(second=Side.BUY)
+    ours = score_regimes(calls, other_side, our_side=Side.SELL)
+    assert (ours.episodes, ours.episodes_detected) == (1, 1)  # bar 12 hunts a buyer
+    assert (ours.quiet_bars, ours.false_adv_bars) == (9, 1)  # ... and is not quiet either
+    every = score_regimes(calls, other_side)
+    assert (every.episodes, every.episodes_detected) == (2, 1)
 
 
 def test_pooled_when_a_day_has_no_hv_then_recall_weighted_by_bars_not_nan():

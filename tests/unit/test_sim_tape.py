@@ -63,14 +63,14 @@ def test_tape_when_written_then_read_back_event_for_event_with_truth(tmp_path):
     assert tape.truth.regime_values == truth.regime_values
     for name in truth.adversary_ts:
         np.testing.assert_array_equal(tape.truth.adversary_ts[name], truth.adversary_ts[name])
-        np.testing.assert_array_equal(
-            tape.truth.adversary_active[name], truth.adversary_active[name]
-        )
+        assert tape.truth.adversary_target[name] == truth.adversary_target[name]
+    # The day has episodes, so the hunted side made the round trip too.
+    assert any(t is not None for t in truth.adversary_target["predator"])
 
 
 def test_tape_when_a_record_is_bad_then_error_names_file_and_line(tmp_path):
     path = tmp_path / "bad.tape"
-    path.write_text("# unwind-tape 1 symbol=XYZ\nQ,1,500000,100,500100,200\nT,2,500000,x,S\n")
+    path.write_text("# unwind-tape 2 symbol=XYZ\nQ,1,500000,100,500100,200\nT,2,500000,x,S\n")
     with pytest.raises(TapeFormatError, match=r"bad.tape:3: bad record"):
         read_tape(path)
 
@@ -83,6 +83,10 @@ def test_tape_when_not_a_tape_or_newer_version_then_refused(tmp_path):
     with pytest.raises(TapeFormatError, match="not an unwind tape"):
         read_tape(other)
     newer = tmp_path / "new.tape"
-    newer.write_text("# unwind-tape 2 symbol=XYZ\n")
-    with pytest.raises(TapeFormatError, match="version 2"):
+    newer.write_text("# unwind-tape 3 symbol=XYZ\n")
+    with pytest.raises(TapeFormatError, match="version 3"):
         read_tape(newer)
+    older = tmp_path / "old.tape"  # version 1 said only whether an adversary was active
+    older.write_text("# unwind-tape 1 symbol=XYZ\n")
+    with pytest.raises(TapeFormatError, match="version 1, this reads 2"):
+        read_tape(older)
