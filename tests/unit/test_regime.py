@@ -112,9 +112,7 @@ def test_next_session_when_day_opens_in_high_volatility_then_judged_against_yest
     day2 = 2 * 86_400 * NS
     _quotes(warm, storm, seed=2, start=day2)
     _quotes(cold, storm, seed=2, start=day2)
-    assert warm.volatility.params.theta == pytest.approx(
-        yesterday.volatility.params.theta, abs=0.5
-    )
+    assert warm.volatility.params.theta == pytest.approx(yesterday.volatility.params.theta, abs=0.5)
     warm_hv = np.mean([s.regime is Regime.HV for s in warm.history[10:]])
     cold_hv = np.mean([s.regime is Regime.HV for s in cold.history[10:]])
     assert warm_hv > 0.8  # yesterday's level is the reference
