@@ -10,9 +10,11 @@ day and the volatility regime, so their ratio isolates what is aimed at us. Over
 component     measurement (raw, per observation; see :class:`Evidence`)       pooled value maps
                                                                               0 -> 1 over
 ============  ==============================================================  ==================
-``flow``      same-side aggressive volume in the window (ours excluded) and   ratio 1.1 -> 2.2
-              the opposite side's; pooled as the ratio of their weighted
-              means (others trading with us, or ahead of us)
+``flow``      aggressive *orders* on our side in the window (prints of one    share 0.4 -> 0.8
+              order share a time and side; ours excluded) and on the other
+              side; pooled as our side's share of their weighted means,
+              less ``flow_price_beta`` x the pooled ``impact`` (the part of
+              one-sided flow that the price move explains)
 ``fade``      ``1 - ours / theirs``: displayed size at the touch we trade     20% -> 70%
               against (bids for a sell) relative to the opposite touch at
               the end of the window: liquidity withdrawn from our side
@@ -23,19 +25,32 @@ component     measurement (raw, per observation; see :class:`Evidence`)       po
               half-spreads: the price keeps going where we push it            half-spread
 ============  ==============================================================  ==================
 
-One observation is noise (a 20-second window holds a handful of prints), so nothing is mapped
-per observation: each raw measure is pooled across closed observations as an exponentially
-weighted mean (weight ``alpha`` per observation, raised after a long gap so old evidence
-ages with wall time), and the score is
+Why orders, not shares: a participant trading ahead of us sends many small orders, while
+share volume is dominated by a few large background orders; on simulator days the count
+separates a hunting predator from quiet minutes far better (per-minute AUC 0.90 against
+0.64). Why the price term: informed and arbitrage flow follows the price, so in an ordinary
+market sellers outnumber buyers whenever the price falls, our fault or not; what a falling
+price explains is not evidence against anyone.
 
-    ``score = 0.45 flow + 0.1 fade + 0.15 impact + 0.3 markout``
+One observation is noise (a 30-second window holds a dozen prints), so nothing is mapped per
+observation: each raw measure is pooled across observations as an exponentially weighted mean
+(weight ``alpha`` per observation, raised after a long gap so old evidence ages with wall
+time). Flow, fade and impact are pooled when the window closes, the markout when it is known.
+The score is
 
-of the pooled values (weights configurable). It decays toward 0 with half-life
+    ``score = w_flow flow + w_fade fade + w_impact impact + w_markout markout``
+
+of the mapped values, with weights that sum to 1. It decays toward 0 with half-life
 ``decay_halflife_s`` while no new evidence arrives, so old suspicion fades. With no executions
-of ours it stays at 0: neutral, no evidence of anything. It lies in [0, 1]. The ranges and
-weights were set on simulator days (seeds 101-105, disjoint from the evaluation seeds): the
-flow ratio and the markout separate an active adversary best; on the simulator the fade
-barely does (see docs/performance.md).
+of ours it stays at 0: neutral, no evidence of anything. It lies in [0, 1].
+
+**Default weights: flow 1, the others 0.** All four are measured, pooled and reported
+(:meth:`AdverseFlowScore.components`), and any weighting can be configured. On the tuning days
+(simulator seeds 101-110, disjoint from the evaluation seeds 1-20) a predator moves the
+markout and the impact only as much as an ordinary price move does, and the fade not at all;
+each weight given to them raised false alarms or delayed detection (docs/strategies.md). On a
+venue where withdrawing liquidity is the predator's tell, the fade weight is the setting to
+raise.
 
 Pure: every method takes ``ts_ns``; nothing reads a clock.
 """
