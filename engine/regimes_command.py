@@ -139,13 +139,16 @@ def run_regimes(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
                 file=out,
             )
         if truth is not None and history:
+            # Episodes are those hunting the side we traded, when we traded only one.
             sides = {e.side for e in events if type(e) is OwnFill}
-            sc = score_regimes(history, truth, our_side=sides.pop() if len(sides) == 1 else None)
+            ours = sides.pop() if len(sides) == 1 else None
+            sc = score_regimes(history, truth, our_side=ours)
+            whose = "" if ours is None else f" (those hunting our {ours.value} side)"
             print(
                 f"against the simulator's ground truth: LV/HV balanced accuracy "
                 f"{sc.balanced_accuracy:.3f} (HV recall {sc.hv_recall:.3f}, LV recall "
                 f"{sc.lv_recall:.3f}); adversary episodes detected within 5 bars "
-                f"{sc.episodes_detected}/{sc.episodes} (those hunting our side); "
+                f"{sc.episodes_detected}/{sc.episodes}{whose}; "
                 f"ADV in {sc.false_adv_bars} of "
                 f"{sc.quiet_bars} bars without an adversary",
                 file=out,
