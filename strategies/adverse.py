@@ -67,6 +67,7 @@ from strategies.schedule import Side
 __all__ = ["AdverseConfig", "AdverseFlowScore", "Evidence"]
 
 _NS = 1_000_000_000
+_OWN_KEPT = 64  # our recent orders' (time, side): enough to recognise their prints
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,7 +150,8 @@ class AdverseFlowScore:
         # Our own prints are not evidence: the (time, side) of our recent executions, and the
         # last aggressive order seen on the tape with the windows that counted it (a venue may
         # publish our print before our execution report arrives).
-        self._own: deque[tuple[int, Side]] = deque(maxlen=64)
+        # Insertion-ordered, bounded to the last _OWN_KEPT: a dict for O(1) lookups per print.
+        self._own: dict[tuple[int, Side], None] = {}
         self._last_order: tuple[int, Side] | None = None
         self._last_counted: list[_Obs] = []
         self._last_volume = 0
@@ -176,6 +178,8 @@ class AdverseFlowScore:
 
         Prints of one aggressive order share its time and side: they count as one order.
         """
+        if not self._open:
+            return  # no window to count into (and nothing of ours to net out of one)
         if aggressor is not None and (ts_ns, aggressor) not in self._own:
             key = (ts_ns, aggressor)
             new_order = key != self._last_order
@@ -192,8 +196,7 @@ class AdverseFlowScore:
                     else:
                         obs.other_orders += new_order
                         obs.other_volume += size
-        if self._open:
-            self._progress(ts_ns)
+        self._progress(ts_ns)
 
     def on_execution(
         self, ts_ns: int, side: Side, qty: int, expected_move: float | None = None
@@ -209,7 +212,9 @@ class AdverseFlowScore:
             self._uncount_last()  # our print reached the tape before our report
         if key in self._own:
             return  # another fill of the same order
-        self._own.append(key)
+        self._own[key] = None
+        if len(self._own) > _OWN_KEPT:
+            del self._own[next(iter(self._own))]
         mid = 0.5 * (self._bid + self._ask)
         if not math.isfinite(mid):
             return  # no market seen yet: nothing to compare with
