@@ -218,6 +218,8 @@ class ExecType(enum.StrEnum):
     REPLACED = "replaced"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    DONE_FOR_DAY = "done_for_day"
+    PENDING_NEW = "pending_new"
     PENDING_CANCEL = "pending_cancel"
     PENDING_REPLACE = "pending_replace"
     ORDER_STATUS = "order_status"
@@ -236,6 +238,7 @@ class OrdStatus(enum.StrEnum):
     PENDING_REPLACE = "pending_replace"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    DONE_FOR_DAY = "done_for_day"
 
 
 class Liquidity(enum.StrEnum):

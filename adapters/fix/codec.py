@@ -102,6 +102,7 @@ STATUS_TO_FIX = {
     OrdStatus.NEW: "0",
     OrdStatus.PARTIALLY_FILLED: "1",
     OrdStatus.FILLED: "2",
+    OrdStatus.DONE_FOR_DAY: "3",
     OrdStatus.CANCELED: "4",
     OrdStatus.PENDING_CANCEL: "6",
     OrdStatus.REJECTED: "8",
@@ -112,9 +113,11 @@ STATUS_TO_FIX = {
 STATUS_FROM_FIX = {v: k for k, v in STATUS_TO_FIX.items()}
 EXEC_TYPE_TO_FIX = {
     ExecType.NEW: "0",
+    ExecType.DONE_FOR_DAY: "3",
     ExecType.CANCELED: "4",
     ExecType.REPLACED: "5",
     ExecType.PENDING_CANCEL: "6",
+    ExecType.PENDING_NEW: "A",
     ExecType.REJECTED: "8",
     ExecType.EXPIRED: "C",
     ExecType.PENDING_REPLACE: "E",
