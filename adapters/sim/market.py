@@ -156,6 +156,12 @@ class MarketSimulator:
         return self._now
 
     @property
+    def next_event_ns(self) -> int | None:
+        """When the next scheduled event is due (``None`` if none): lets a driver interleave
+        its own timers with the market's events in time order."""
+        return self._heap[0][0] if self._heap else None
+
+    @property
     def fundamental_ticks(self) -> float:
         return math.exp(self._log_fund) / self.cfg.tick
 

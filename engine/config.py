@@ -1,0 +1,98 @@
+"""Engine configuration: validated once at the edge (pydantic), then read as plain attributes.
+
+Units: times in seconds, prices in currency, impact coefficients in the units of
+:mod:`strategies.almgren_chriss` with time in seconds (``eta``: currency x s / share, ``gamma``:
+currency / share, ``epsilon``: currency / share), risk aversion per currency. A bad value is
+refused with the field's path and the rule it breaks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = ["EngineConfig", "SymbolConfig", "load_config"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SymbolConfig(_Strict):
+    """What the engine must know of a symbol to trade it."""
+
+    tick: float = Field(0.01, gt=0, description="price increment, currency")
+    lot: int = Field(100, ge=1, description="shares per round lot; children are whole lots")
+    daily_volume: float = Field(gt=0, description="expected shares traded over the session")
+    session_open_s: float = Field(34_200.0, ge=0, lt=86_400, description="seconds after 00:00")
+    session_close_s: float = Field(57_600.0, gt=0, le=86_400)
+    eta: float = Field(1e-4, gt=0, description="temporary impact, currency x s / share")
+    gamma: float = Field(1e-6, ge=0, description="permanent impact, currency / share")
+    epsilon: float = Field(0.005, ge=0, description="fixed cost (half spread), currency/share")
+    fallback_daily_vol: float = Field(
+        0.02, gt=0, description="volatility (fraction of price a session) before the filter knows"
+    )
+
+    @model_validator(mode="after")
+    def _session(self) -> SymbolConfig:
+        if self.session_close_s <= self.session_open_s:
+            raise ValueError("session_close_s must be after session_open_s")
+        return self
+
+
+class EngineConfig(_Strict):
+    """Everything the daemon's decisions depend on (the FIX and REST settings live beside)."""
+
+    engine_id: str = Field("UNW", min_length=1, max_length=8, pattern=r"^[A-Za-z0-9]+$")
+    seed: int = 0
+    symbols: dict[str, SymbolConfig]
+    default_participation: float = Field(0.15, gt=0, le=1)
+    max_participation: float = Field(0.15, gt=0, le=1)
+    cap_window_s: float = Field(300.0, gt=0, description="trailing window of the cap")
+    bucket_s: float = Field(60.0, gt=0, description="the plan's period")
+    child_ttl_s: float = Field(30.0, gt=0, description="a resting child is refreshed after")
+    cancel_allowance_s: float = Field(
+        5.0, ge=0, description="time a cancel may take; the cap keeps volume for ttl + this"
+    )
+    ack_timeout_s: float = Field(5.0, gt=0, description="no answer by then: state unknown")
+    drift_replan: float = Field(
+        0.05, gt=0, le=1, description="re-plan when off plan by this fraction of the parent"
+    )
+    default_risk_aversion: float = Field(1e-6, ge=0)
+    default_strategy: Literal["ac", "dp", "twap", "vwap", "pov", "adaptive"] = "adaptive"
+    passive_fraction: float = Field(
+        0.5, ge=0, le=1, description="share of each bucket worked passively (non-adaptive)"
+    )
+    collar_ticks: int = Field(5, ge=0)
+    feasibility_margin: float = Field(
+        1.0, gt=0, description="reject a parent needing more than margin x cap x forecast"
+    )
+    drain_timeout_s: float = Field(10.0, ge=0)
+    drain_action: Literal["cancel", "leave"] = "cancel"
+
+    @field_validator("symbols")
+    @classmethod
+    def _some(cls, v: dict[str, SymbolConfig]) -> dict[str, SymbolConfig]:
+        if not v:
+            raise ValueError("configure at least one symbol")
+        return v
+
+    @model_validator(mode="after")
+    def _caps(self) -> EngineConfig:
+        if self.default_participation > self.max_participation:
+            raise ValueError("default_participation must not exceed max_participation")
+        return self
+
+
+def load_config(path: Path) -> EngineConfig:
+    """Read a JSON or TOML engine configuration (the ``engine`` table of a TOML file)."""
+    import json
+    import tomllib
+
+    text = path.read_text()
+    data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    if path.suffix == ".toml" and "engine" in data:
+        data = data["engine"]
+    return EngineConfig.model_validate(data)

@@ -1,0 +1,637 @@
+"""The engine core: parents in from the OMS, children out to the venue, reports back.
+
+Sans-I/O and single-threaded: every method runs on the loop thread (or inside a simulated
+clock's ``advance_to``), and everything it sends goes through the ports it was given. The
+daemon (:mod:`engine.daemon`) wires it to FIX and REST; tests and backtests wire it to the
+market simulator and a :class:`~engine.clock.SimClock`, and the decisions are the same.
+
+Inputs: :meth:`Engine.on_parent_command` (OMS or REST), :meth:`Engine.on_market_event`,
+:meth:`Engine.on_venue_event` and :meth:`Engine.on_venue_session` (the venue adapter).
+Outputs: child instructions on the :class:`~engine.ports.VenuePort`, parent reports on the
+:class:`OmsOut`.
+
+Reports from the venue are deduplicated by ExecID, and a child's fills are counted from its
+cumulative quantity, so a duplicate, a resend or a missed report can neither double-count nor
+drop a fill.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from engine.clock import NS, Clock
+from engine.config import EngineConfig
+from engine.events import (
+    PRICE_SCALE,
+    CancelOrder,
+    CancelReject,
+    ExecType,
+    ExecutionReport,
+    MarketEvent,
+    OrdStatus,
+    Side,
+    StatusRequest,
+    VenueEvent,
+)
+from engine.executor import ParentExecutor, volume_forecast
+from engine.market_state import SymbolMarket
+from engine.orders import (
+    ChildEvent,
+    ChildOrder,
+    ChildState,
+    IllegalTransition,
+    ParentEvent,
+    ParentState,
+)
+from engine.parent_events import (
+    PARENT_STRATEGIES,
+    ParentCancel,
+    ParentCommand,
+    ParentOrder,
+    ParentReplace,
+    ParentStatusRequest,
+    RejectReason,
+)
+from engine.ports import VenuePort
+from engine.regime_feed import RegimeFeed
+from risk.gate import Verdict
+from strategies.regime import RegimeDetector
+
+__all__ = ["Engine", "OmsOut", "ParentRejected"]
+
+log = structlog.get_logger("unwind.engine")
+
+_REMEMBERED_EXEC_IDS = 200_000
+_PARENT_STATUS = {
+    ParentState.PENDING_NEW: OrdStatus.PENDING_NEW,
+    ParentState.NEW: OrdStatus.NEW,
+    ParentState.PARTIALLY_FILLED: OrdStatus.PARTIALLY_FILLED,
+    ParentState.FILLED: OrdStatus.FILLED,
+    ParentState.PENDING_CANCEL: OrdStatus.PENDING_CANCEL,
+    ParentState.CANCELED: OrdStatus.CANCELED,
+    ParentState.PENDING_REPLACE: OrdStatus.PENDING_REPLACE,
+    ParentState.REJECTED: OrdStatus.REJECTED,
+    ParentState.DONE_FOR_DAY: OrdStatus.DONE_FOR_DAY,
+    ParentState.EXPIRED: OrdStatus.EXPIRED,
+}
+
+
+class OmsOut(Protocol):
+    """Where parent reports go (the FIX acceptor, the REST layer, a test)."""
+
+    def send_report(
+        self, session: str, report: ExecutionReport, reject_reason: RejectReason | None = None
+    ) -> object: ...
+
+    def send_cancel_reject(self, session: str, reject: CancelReject) -> object: ...
+
+
+class ParentRejected(ValueError):
+    def __init__(self, reason: RejectReason, text: str) -> None:
+        super().__init__(text)
+        self.reason = reason
+        self.text = text
+
+
+@dataclass(slots=True)
+class _Symbol:
+    market: SymbolMarket
+    detector: RegimeDetector
+    feed: RegimeFeed
+    parents: list[ParentExecutor] = field(default_factory=list)
+
+
+class Engine:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        cfg: EngineConfig,
+        clock: Clock,
+        venue: VenuePort,
+        oms: OmsOut,
+        *,
+        run_tag: str | None = None,
+        on_note: Callable[[ParentExecutor, str, dict[str, object]], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.venue = venue
+        self.oms = oms
+        self.on_note = on_note
+        # ClOrdIDs must be unique across restarts: the run tag is the start time in ms, base 36.
+        self.run_tag = run_tag or _base36(clock.now_ns() // 1_000_000)
+        window = round(max(cfg.cap_window_s, cfg.child_ttl_s) * NS) * 2
+        self.symbols: dict[str, _Symbol] = {}
+        for name in cfg.symbols:
+            det = RegimeDetector()
+            self.symbols[name] = _Symbol(SymbolMarket(name, window), det, RegimeFeed(det, name))
+        self.parents: dict[str, ParentExecutor] = {}  # by parent id
+        self._by_clordid: dict[str, ParentExecutor] = {}  # OMS ClOrdIDs (all of them)
+        self._children: dict[str, ChildOrder] = {}  # child and cancel ClOrdIDs
+        self._parent_seq = itertools.count(1)
+        self._child_seq: dict[str, itertools.count[int]] = {}
+        self._exec_seq = itertools.count(1)
+        self._seen: set[str] = set()
+        self._seen_order: deque[str] = deque()
+        self.reports: dict[str, list[ExecutionReport]] = {}
+        self.verdicts: dict[str, list[Verdict]] = {}
+        self.venue_up = True
+        self.halted = False
+        venue.connect(self.on_venue_event)
+
+    # --- EngineContext (used by the executors) -------------------------------------------------
+
+    def new_child_id(self, parent: ParentExecutor) -> str:
+        return f"{parent.id}-{next(self._child_seq[parent.id])}"
+
+    def send_child(self, parent: ParentExecutor, child: ChildOrder) -> None:
+        self._children[child.cl_ord_id] = child
+        self.note(
+            parent,
+            "child",
+            child=child.cl_ord_id,
+            qty=child.qty,
+            price=child.order.price,
+            tif=child.order.tif.value,
+            why=child.reason,
+        )
+        if not self.venue_up:
+            child.apply(ChildEvent.LOST)  # resolved by status request once the venue is back
+        self.venue.submit(child.order)
+
+    def send_cancel(self, parent: ParentExecutor, request: CancelOrder) -> None:
+        child = self._children[request.orig_cl_ord_id]
+        self._children[request.cl_ord_id] = child
+        self.venue.cancel(request)
+
+    def send_status(self, parent: ParentExecutor, request: StatusRequest) -> None:
+        if self.venue_up:
+            self.venue.request_status(request)
+
+    def on_verdicts(self, parent: ParentExecutor, verdicts: list[Verdict]) -> None:
+        kept = self.verdicts.setdefault(parent.id, [])
+        kept.extend(v for v in verdicts if v.action.value != "approve")
+
+    def parent_finished(self, parent: ParentExecutor) -> None:
+        exec_type = {
+            ParentState.FILLED: None,  # the last Trade report already said FILLED
+            ParentState.CANCELED: ExecType.CANCELED,
+            ParentState.DONE_FOR_DAY: ExecType.DONE_FOR_DAY,
+            ParentState.EXPIRED: ExecType.EXPIRED,
+        }.get(parent.state)
+        if exec_type is not None:
+            self._report(parent, exec_type, text=parent.ended_reason)
+        sym = self.symbols[parent.symbol]
+        if parent in sym.parents:
+            sym.parents.remove(parent)
+        self.note(parent, "finished", state=parent.state.value, filled=parent.filled)
+
+    def note(self, parent: ParentExecutor, event: str, **fields: object) -> None:
+        log.info(event, parent=parent.id, cl_ord_id=parent.cl_ord_id, **fields)
+        if self.on_note is not None:
+            self.on_note(parent, event, fields)
+
+    # --- inputs: market data --------------------------------------------------------------------
+
+    def on_market_event(self, event: MarketEvent) -> None:
+        sym = self.symbols.get(event.symbol)
+        if sym is None:
+            return
+        now = self.clock.now_ns()
+        sym.market.on_event(event, now)
+        sym.feed.on_market_event(event)
+        for parent in list(sym.parents):
+            parent.decide(now)
+
+    # --- inputs: the venue ----------------------------------------------------------------------
+
+    def on_venue_session(self, up: bool) -> None:
+        """The venue session went down or came back: what was live is unknown until asked."""
+        self.venue_up = up
+        now = self.clock.now_ns()
+        for parent in self.parents.values():
+            for child in parent.live_children:
+                if not up:
+                    if child.state is not ChildState.PENDING_CANCEL:
+                        child.apply(ChildEvent.LOST)
+                else:
+                    parent.request_status(child)
+            if up:
+                parent.decide(now)
+
+    def on_venue_event(self, event: VenueEvent) -> None:
+        if isinstance(event, CancelReject):
+            self._on_cancel_reject(event)
+            return
+        if event.exec_id in self._seen:
+            return  # a duplicate or a resend of what we already counted
+        self._remember(event.exec_id)
+        child = self._children.get(event.cl_ord_id)
+        if child is None and event.orig_cl_ord_id is not None:
+            child = self._children.get(event.orig_cl_ord_id)
+        if child is None:
+            log.warning(
+                "report for an unknown child",
+                cl_ord_id=event.cl_ord_id,
+                exec_type=event.exec_type.value,
+            )
+            return
+        parent = self.parents[child.parent_id]
+        try:
+            self._apply(parent, child, event)
+        except IllegalTransition as exc:
+            log.error("illegal child transition", child=child.cl_ord_id, error=str(exc))
+        parent.child_done(self.clock.now_ns())
+
+    def _remember(self, exec_id: str) -> None:
+        self._seen.add(exec_id)
+        self._seen_order.append(exec_id)
+        if len(self._seen_order) > _REMEMBERED_EXEC_IDS:
+            self._seen.discard(self._seen_order.popleft())
+
+    def _apply(self, parent: ParentExecutor, child: ChildOrder, r: ExecutionReport) -> None:
+        if r.venue_order_id and r.venue_order_id != "NONE":
+            child.venue_order_id = r.venue_order_id
+        # Fills are counted from the cumulative quantity: a missed report is caught up, a
+        # repeated one adds nothing.
+        if r.cum_qty > child.cum_qty and r.exec_type in (
+            ExecType.TRADE,
+            ExecType.ORDER_STATUS,
+            ExecType.CANCELED,
+            ExecType.REPLACED,
+        ):
+            self._fill(parent, child, r)
+        t = r.exec_type
+        if t is ExecType.NEW:
+            if child.state in (ChildState.PENDING_NEW, ChildState.UNKNOWN):
+                child.apply(ChildEvent.ACK)
+        elif t is ExecType.CANCELED:
+            child.apply(ChildEvent.CANCELED)
+        elif t is ExecType.EXPIRED:
+            child.apply(ChildEvent.EXPIRED)
+        elif t is ExecType.REJECTED:
+            if not child.state.final:
+                child.apply(
+                    ChildEvent.REJECT
+                    if child.state in (ChildState.PENDING_NEW, ChildState.UNKNOWN)
+                    else ChildEvent.CANCELED
+                )
+            self.note(parent, "child_rejected", child=child.cl_ord_id, reason=r.text)
+        elif t is ExecType.ORDER_STATUS:
+            self._status(parent, child, r)
+
+    def _fill(self, parent: ParentExecutor, child: ChildOrder, r: ExecutionReport) -> None:
+        qty = r.cum_qty - child.cum_qty
+        if r.last_qty == qty and r.last_price is not None:
+            price, notional = r.last_price, float(r.last_qty * r.last_price)
+        else:  # reports were missed: the rest of the average price is the missed fills'
+            notional = r.avg_price * r.cum_qty - child.notional
+            price = round(notional / qty)
+        child.cum_qty = r.cum_qty
+        child.notional += notional
+        child.fills.append((r.ts_event, qty, price))
+        over = parent.filled + qty - parent.qty
+        if over > 0:
+            log.critical("overfill", parent=parent.id, child=child.cl_ord_id, over=over)
+        parent.record_fill(r.ts_event, qty, notional)
+        if not child.state.final:
+            full = child.cum_qty >= child.qty
+            child.apply(ChildEvent.FILL_COMPLETE if full else ChildEvent.FILL)
+        self.symbols[parent.symbol].feed.on_execution_report(r)
+        if parent.filled < parent.qty and not parent.state.final:
+            parent.transition(ParentEvent.FILL)
+        self._report(parent, ExecType.TRADE, last_qty=qty, last_price=price)
+
+    def _status(self, parent: ParentExecutor, child: ChildOrder, r: ExecutionReport) -> None:
+        s = r.ord_status
+        if s is OrdStatus.REJECTED and r.venue_order_id == "NONE":
+            # The venue never saw it: it cannot fill.
+            if not child.state.final:
+                child.apply(
+                    ChildEvent.REJECT
+                    if child.state in (ChildState.PENDING_NEW, ChildState.UNKNOWN)
+                    else ChildEvent.CANCELED
+                )
+        elif s is OrdStatus.NEW:
+            child.apply(ChildEvent.VENUE_SAYS_NEW)
+        elif s is OrdStatus.PARTIALLY_FILLED:
+            child.apply(ChildEvent.VENUE_SAYS_PARTIAL)
+        elif s in (OrdStatus.CANCELED, OrdStatus.EXPIRED, OrdStatus.DONE_FOR_DAY):
+            if not child.state.final:
+                child.apply(ChildEvent.CANCELED)
+        elif s is OrdStatus.FILLED and not child.state.final:
+            child.apply(ChildEvent.FILL_COMPLETE)
+
+    def _on_cancel_reject(self, rej: CancelReject) -> None:
+        child = self._children.get(rej.orig_cl_ord_id) or self._children.get(rej.cl_ord_id)
+        if child is None:
+            return
+        parent = self.parents[child.parent_id]
+        if child.state is ChildState.PENDING_CANCEL:
+            child.apply(ChildEvent.CANCEL_REJECTED)
+        # Too late (filled) or unknown: the venue's status settles what is left.
+        parent.request_status(child)
+
+    # --- inputs: the OMS -------------------------------------------------------------------------
+
+    def on_parent_command(self, cmd: ParentCommand) -> None:
+        if isinstance(cmd, ParentOrder):
+            self._new_parent(cmd)
+        elif isinstance(cmd, ParentCancel):
+            self._cancel_parent(cmd)
+        elif isinstance(cmd, ParentReplace):
+            self._replace_parent(cmd)
+        elif isinstance(cmd, ParentStatusRequest):
+            parent = self._by_clordid.get(cmd.cl_ord_id)
+            if parent is None:
+                self._reject_unknown(cmd.session, cmd.cl_ord_id, cmd.symbol, cmd.side)
+            else:
+                self._report(parent, ExecType.ORDER_STATUS)
+
+    def submit(self, order: ParentOrder) -> ParentExecutor:
+        """Validate and start a parent (REST and tests); raises :class:`ParentRejected`."""
+        now = self.clock.now_ns()
+        sym_cfg = self.cfg.symbols.get(order.symbol)
+        if order.cl_ord_id in self._by_clordid:
+            raise ParentRejected(RejectReason.DUPLICATE, f"duplicate ClOrdID {order.cl_ord_id}")
+        if sym_cfg is None:
+            raise ParentRejected(
+                RejectReason.UNKNOWN_SYMBOL,
+                f"unknown symbol {order.symbol!r}; configured: {', '.join(sorted(self.symbols))}",
+            )
+        if order.qty <= 0:
+            raise ParentRejected(
+                RejectReason.INCORRECT_QUANTITY, f"OrderQty must be > 0, got {order.qty}"
+            )
+        if order.qty % sym_cfg.lot:
+            raise ParentRejected(
+                RejectReason.INCORRECT_QUANTITY,
+                f"OrderQty {order.qty} is not a whole number of {sym_cfg.lot}-share lots",
+            )
+        if order.strategy not in PARENT_STRATEGIES:
+            raise ParentRejected(
+                RejectReason.UNSUPPORTED,
+                f"unknown strategy {order.strategy!r}; "
+                f"choose one of {', '.join(PARENT_STRATEGIES)}",
+            )
+        if self.halted:
+            raise ParentRejected(RejectReason.EXCHANGE_CLOSED, "engine halted: no new parents")
+        start = max(order.start_ns if order.start_ns is not None else now, now)
+        if order.end_ns is None:
+            raise ParentRejected(RejectReason.TOO_LATE, "ExpireTime (126) is required")
+        if order.end_ns <= now:
+            raise ParentRejected(RejectReason.TOO_LATE, "ExpireTime (126) has already passed")
+        if order.end_ns <= start:
+            raise ParentRejected(RejectReason.TOO_LATE, "ExpireTime (126) is not after the start")
+        cap = (
+            self.cfg.default_participation
+            if order.participation_cap is None
+            else (order.participation_cap)
+        )
+        if not 0 < cap <= self.cfg.max_participation:
+            raise ParentRejected(
+                RejectReason.EXCEEDS_LIMIT,
+                f"ParticipationRate (849) {cap} must be in (0, {self.cfg.max_participation}]",
+            )
+        risk = (
+            self.cfg.default_risk_aversion if order.risk_aversion is None else (order.risk_aversion)
+        )
+        if not (risk >= 0 and math.isfinite(risk)):
+            raise ParentRejected(RejectReason.UNSUPPORTED, f"RiskAversion must be >= 0, got {risk}")
+        tick = round(sym_cfg.tick * PRICE_SCALE)
+        if order.limit_price is not None and (order.limit_price <= 0 or order.limit_price % tick):
+            raise ParentRejected(
+                RejectReason.OTHER,
+                f"Price (44) {order.limit_price / PRICE_SCALE} must be > 0 and on the "
+                f"{sym_cfg.tick} tick",
+            )
+        forecast = float(volume_forecast(sym_cfg, start, order.end_ns - start, 1, 1.0)[0])
+        if order.qty > self.cfg.feasibility_margin * cap * forecast:
+            raise ParentRejected(
+                RejectReason.INFEASIBLE,
+                f"infeasible: {order.qty} shares need more than the {cap:.0%} cap of the "
+                f"{forecast:,.0f} shares forecast to trade by the end time; lengthen the "
+                f"horizon or reduce the quantity",
+            )
+        sym = self.symbols[order.symbol]
+        pid = f"{self.cfg.engine_id}{self.run_tag}P{next(self._parent_seq)}"
+        parent = ParentExecutor(
+            self,
+            pid,
+            order,
+            start_ns=start,
+            end_ns=order.end_ns,
+            cap=cap,
+            risk_aversion=risk,
+            market=sym.market,
+            detector=sym.detector,
+            sym=sym_cfg,
+        )
+        self._child_seq[pid] = itertools.count(1)
+        self.parents[pid] = parent
+        self._by_clordid[order.cl_ord_id] = parent
+        sym.parents.append(parent)
+        parent.accept()
+        self._report(parent, ExecType.NEW)
+        self.note(
+            parent,
+            "accepted",
+            qty=order.qty,
+            side=order.side.value,
+            strategy=order.strategy,
+            cap=cap,
+        )
+        parent.decide(now)
+        return parent
+
+    def _new_parent(self, order: ParentOrder) -> None:
+        try:
+            self.submit(order)
+        except ParentRejected as rej:
+            log.warning("parent rejected", cl_ord_id=order.cl_ord_id, reason=rej.text)
+            report = ExecutionReport(
+                exec_id=self._exec_id(),
+                cl_ord_id=order.cl_ord_id,
+                orig_cl_ord_id=None,
+                venue_order_id="NONE",
+                exec_type=ExecType.REJECTED,
+                ord_status=OrdStatus.REJECTED,
+                symbol=order.symbol,
+                side=order.side,
+                order_qty=max(order.qty, 0),
+                price=order.limit_price,
+                last_qty=0,
+                last_price=None,
+                cum_qty=0,
+                leaves_qty=0,
+                avg_price=0.0,
+                ts_event=self.clock.now_ns(),
+                ts_init=self.clock.now_ns(),
+                text=rej.text,
+            )
+            self.oms.send_report(order.session, report, rej.reason)
+
+    def cancel_parent(self, parent: ParentExecutor, request_id: str | None = None) -> None:
+        """Stop working a parent: cancel its children, then report it CANCELED."""
+        if parent.state.final or parent.state is ParentState.PENDING_CANCEL:
+            return
+        parent.transition(ParentEvent.CANCEL_REQUEST)
+        if request_id is not None:
+            self._by_clordid[request_id] = parent
+            parent.cl_ord_id, parent.orig_cl_ord_id = request_id, parent.cl_ord_id
+        self._report(parent, ExecType.PENDING_CANCEL)
+        parent.decide(self.clock.now_ns())
+
+    def _cancel_parent(self, cmd: ParentCancel) -> None:
+        parent = self._by_clordid.get(cmd.orig_cl_ord_id)
+        if parent is None or parent.state.final:
+            self.oms.send_cancel_reject(
+                cmd.session,
+                CancelReject(
+                    cmd.cl_ord_id,
+                    cmd.orig_cl_ord_id,
+                    None if parent is None else parent.id,
+                    None if parent is None else _PARENT_STATUS[parent.state],
+                    "cancel",
+                    "unknown order"
+                    if parent is None
+                    else f"too late: parent is {parent.state.value}",
+                    self.clock.now_ns(),
+                    self.clock.now_ns(),
+                ),
+            )
+            return
+        self.cancel_parent(parent, cmd.cl_ord_id)
+
+    def _replace_parent(self, cmd: ParentReplace) -> None:
+        parent = self._by_clordid.get(cmd.orig_cl_ord_id)
+        now = self.clock.now_ns()
+
+        def refuse(text: str) -> None:
+            self.oms.send_cancel_reject(
+                cmd.session,
+                CancelReject(
+                    cmd.cl_ord_id,
+                    cmd.orig_cl_ord_id,
+                    None if parent is None else parent.id,
+                    None if parent is None else _PARENT_STATUS[parent.state],
+                    "replace",
+                    text,
+                    now,
+                    now,
+                ),
+            )
+
+        if parent is None:
+            return refuse("unknown order")
+        if parent.state not in (ParentState.NEW, ParentState.PARTIALLY_FILLED):
+            return refuse(f"too late: parent is {parent.state.value}")
+        qty = parent.qty if cmd.qty is None else cmd.qty
+        end = parent.end_ns if cmd.end_ns is None else cmd.end_ns
+        cap = parent.cap if cmd.participation_cap is None else cmd.participation_cap
+        if qty <= parent.filled or qty % parent.lot:
+            return refuse(f"OrderQty {qty} must exceed the {parent.filled} filled, in whole lots")
+        if end <= now:
+            return refuse("ExpireTime (126) has already passed")
+        if not 0 < cap <= self.cfg.max_participation:
+            return refuse(f"ParticipationRate (849) must be in (0, {self.cfg.max_participation}]")
+        self._by_clordid[cmd.cl_ord_id] = parent
+        orig = parent.cl_ord_id
+        parent.cl_ord_id, parent.orig_cl_ord_id = cmd.cl_ord_id, orig
+        # A smaller quantity than may already fill: cancel the children first (they are
+        # re-sent under the new plan), so the new total can never be overfilled.
+        for child in parent.live_children:
+            if qty < parent.filled + parent.working:
+                parent.cancel_child(now, child, "parent replaced down")
+        parent.qty, parent.end_ns, parent.cap = qty, end, cap
+        if cmd.limit_price is not None:
+            parent.limit_price = cmd.limit_price
+        parent.plan = None  # re-planned at the next decision
+        if end != parent.order.end_ns:
+            self.clock.call_at(end, lambda: parent.decide(self.clock.now_ns()))
+        self._report(parent, ExecType.REPLACED, orig=orig)
+        parent.decide(now)
+
+    def _reject_unknown(self, session: str, cl_ord_id: str, symbol: str, side: Side) -> None:
+        now = self.clock.now_ns()
+        report = ExecutionReport(
+            exec_id=self._exec_id(),
+            cl_ord_id=cl_ord_id,
+            orig_cl_ord_id=None,
+            venue_order_id="NONE",
+            exec_type=ExecType.ORDER_STATUS,
+            ord_status=OrdStatus.REJECTED,
+            symbol=symbol,
+            side=side,
+            order_qty=0,
+            price=None,
+            last_qty=0,
+            last_price=None,
+            cum_qty=0,
+            leaves_qty=0,
+            avg_price=0.0,
+            ts_event=now,
+            ts_init=now,
+            text="unknown order",
+        )
+        self.oms.send_report(session, report, RejectReason.UNKNOWN_ORDER)
+
+    # --- reports ----------------------------------------------------------------------------------
+
+    def _exec_id(self) -> str:
+        return f"{self.cfg.engine_id}{self.run_tag}E{next(self._exec_seq)}"
+
+    def _report(
+        self,
+        parent: ParentExecutor,
+        exec_type: ExecType,
+        *,
+        last_qty: int = 0,
+        last_price: int | None = None,
+        text: str = "",
+        orig: str | None = None,
+    ) -> None:
+        now = self.clock.now_ns()
+        status = _PARENT_STATUS[parent.state]
+        if exec_type is ExecType.REPLACED and status is OrdStatus.PENDING_REPLACE:
+            status = OrdStatus.PARTIALLY_FILLED if parent.filled else OrdStatus.NEW
+        report = ExecutionReport(
+            exec_id=self._exec_id(),
+            cl_ord_id=parent.cl_ord_id,
+            orig_cl_ord_id=orig if orig is not None else parent.orig_cl_ord_id,
+            venue_order_id=parent.id,
+            exec_type=exec_type,
+            ord_status=status,
+            symbol=parent.symbol,
+            side=parent.side,
+            order_qty=parent.qty,
+            price=parent.limit_price,
+            last_qty=last_qty,
+            last_price=last_price,
+            cum_qty=parent.filled,
+            leaves_qty=parent.leaves,
+            avg_price=parent.avg_price,
+            ts_event=now,
+            ts_init=now,
+            text=text,
+        )
+        self.reports.setdefault(parent.id, []).append(report)
+        self.oms.send_report(parent.order.session, report)
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out

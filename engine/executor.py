@@ -1,0 +1,572 @@
+"""The per-parent executor: plan the remainder, turn the current bucket into child orders.
+
+One :class:`ParentExecutor` per working parent, driven by the engine on the loop thread:
+``decide(now)`` after every market event of its symbol, every report about its children, and
+its own timers (bucket boundaries, a resting child's time to live, the deadline).
+
+* **Plan.** The remainder is re-planned with the parent's strategy at each bucket boundary, on a
+  regime change, and when fills drift from the plan by more than ``drift_replan`` of the
+  parent. Inputs: the OU forecast of integrated variance over the remaining horizon, a volume
+  forecast (the U-shaped intraday profile, scaled by what has traded since the start against
+  what the profile expected), and the regime's policy. ``adaptive`` is Almgren-Chriss with the
+  policy's risk-aversion and impact multipliers; every strategy uses the policy's tactics
+  (child size, passive share, display, randomisation). A plan that would break the cap falls
+  back to the capped DP, and if even that is infeasible, to trading at the cap (the deadline
+  is then at risk and the parent ends DoneForDay with the remainder).
+* **Children.** At most one child is live per parent. A stale resting child (past its time to
+  live, off the touch, or of a previous plan) is cancelled, and nothing new is sent until the
+  venue has confirmed the cancel or the fill: a replacement is never sent while the quantity it
+  replaces may still fill. Every child passes the risk gate (:mod:`risk.gate`) first.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from engine.clock import NS, Clock, Timer
+from engine.config import EngineConfig, SymbolConfig
+from engine.events import (
+    PRICE_SCALE,
+    CancelOrder,
+    NewOrder,
+    OrderType,
+    StatusRequest,
+    TimeInForce,
+)
+from engine.market_state import SymbolMarket
+from engine.orders import (
+    PARENT_MACHINE,
+    ChildEvent,
+    ChildOrder,
+    ChildState,
+    ParentEvent,
+    ParentState,
+)
+from engine.parent_events import ParentOrder
+from risk.gate import GateView, Verdict, run_gate
+from strategies.errors import InfeasibleScheduleError, InvalidParameterError
+from strategies.impact import LinearImpact
+from strategies.planner import PlanRequest, plan
+from strategies.regime import DEFAULT_POLICIES, Policy, Regime, RegimeDetector
+from strategies.schedule import Side
+from strategies.tactics import ChildIntent, MarketView, TacticsConfig, choose_child, must_fraction
+from strategies.volume import u_shape
+
+__all__ = ["EngineContext", "ParentExecutor", "PlanState", "volume_forecast"]
+
+_PROFILE_BINS = 390  # one-minute bins of the intraday profile
+
+
+class EngineContext(Protocol):
+    """What an executor needs from the engine (ids, the venue, reports)."""
+
+    clock: Clock
+    cfg: EngineConfig
+
+    def new_child_id(self, parent: ParentExecutor) -> str: ...
+
+    def send_child(self, parent: ParentExecutor, child: ChildOrder) -> None: ...
+
+    def send_cancel(self, parent: ParentExecutor, request: CancelOrder) -> None: ...
+
+    def send_status(self, parent: ParentExecutor, request: StatusRequest) -> None: ...
+
+    def on_verdicts(self, parent: ParentExecutor, verdicts: list[Verdict]) -> None: ...
+
+    def parent_finished(self, parent: ParentExecutor) -> None: ...
+
+    def note(self, parent: ParentExecutor, event: str, **fields: object) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PlanState:
+    """The plan in force: cumulative targets at bucket boundaries (shares), from ``start_ns``."""
+
+    strategy: str
+    start_ns: int
+    bucket_ns: int
+    cum_targets: tuple[int, ...]  # after each bucket, from the plan's start
+    filled_at_start: int
+    regime: Regime | None
+    reason: str
+
+    def bucket_at(self, ts_ns: int) -> int:
+        return min(max((ts_ns - self.start_ns) // self.bucket_ns, 0), len(self.cum_targets) - 1)
+
+
+def volume_forecast(
+    sym: SymbolConfig, start_ns: int, bucket_ns: int, periods: int, scale: float
+) -> np.ndarray:
+    """Expected market volume per bucket from the U-shaped profile x daily volume x ``scale``."""
+    session = sym.session_close_s - sym.session_open_s
+    profile = u_shape(_PROFILE_BINS, sym.daily_volume * scale)
+    rate = profile / (session / _PROFILE_BINS)  # shares per second in each bin
+    out = np.empty(periods)
+    for k in range(periods):
+        t0 = (start_ns + k * bucket_ns) / NS % 86_400 - sym.session_open_s
+        t1 = t0 + bucket_ns / NS
+        # Integrate the piecewise-constant rate; outside the session use the nearest bin.
+        edges = np.linspace(t0, t1, 9)
+        mids = 0.5 * (edges[:-1] + edges[1:])
+        bins = np.clip((mids / session * _PROFILE_BINS).astype(int), 0, _PROFILE_BINS - 1)
+        out[k] = float(np.sum(rate[bins]) * (t1 - t0) / 8)
+    return np.maximum(out, 1.0)
+
+
+class ParentExecutor:
+    """One parent order being worked (see the module docstring)."""
+
+    def __init__(
+        self,
+        ctx: EngineContext,
+        parent_id: str,
+        order: ParentOrder,
+        *,
+        start_ns: int,
+        end_ns: int,
+        cap: float,
+        risk_aversion: float,
+        market: SymbolMarket,
+        detector: RegimeDetector,
+        sym: SymbolConfig,
+    ) -> None:
+        self.ctx = ctx
+        self.id = parent_id
+        self.order = order
+        self.cl_ord_id = order.cl_ord_id  # the OMS's current ClOrdID (changes on replace)
+        self.orig_cl_ord_id: str | None = None
+        self.qty = order.qty
+        self.side = order.side
+        self.symbol = order.symbol
+        self.strategy = order.strategy
+        self.limit_price = order.limit_price
+        self.start_ns = start_ns
+        self.end_ns = end_ns
+        self.cap = cap
+        self.risk_aversion = risk_aversion
+        self.market = market
+        self.detector = detector
+        self.sym = sym
+        self.state = ParentState.PENDING_NEW
+        self.filled = 0
+        self.notional = 0.0  # price units x shares
+        self.children: dict[str, ChildOrder] = {}
+        self.fills: deque[tuple[int, int]] = deque()  # (ts, qty) within the cap window
+        self.market_volume_at_start = market.total_volume
+        self.arrival_mid = market.mid
+        self.plan: PlanState | None = None
+        self.plans: list[PlanState] = []
+        self.deadline_at_risk = False
+        self.halted = False
+        self.rng = random.Random(f"{ctx.cfg.seed}:{order.cl_ord_id}")
+        self.tick = round(sym.tick * PRICE_SCALE)
+        self.lot = sym.lot
+        self.bucket_ns = round(ctx.cfg.bucket_s * NS)
+        self._tactics = TacticsConfig(collar_ticks=ctx.cfg.collar_ticks)
+        self._timers: list[Timer] = []
+        self._next_child_ns = 0
+        self.ended_reason = ""
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    def transition(self, event: ParentEvent) -> None:
+        self.state = PARENT_MACHINE.next(self.state, event)
+
+    def accept(self) -> None:
+        self.transition(ParentEvent.ACCEPT)
+        clock = self.ctx.clock
+        clock.call_at(self.start_ns, lambda: self.decide(clock.now_ns()))
+        clock.call_at(self.end_ns, lambda: self.decide(clock.now_ns()))
+
+    @property
+    def working(self) -> int:
+        """Shares that may still fill: the leaves of every child not known to be final."""
+        return sum(c.leaves for c in self.children.values())
+
+    @property
+    def live_children(self) -> list[ChildOrder]:
+        return [c for c in self.children.values() if not c.state.final]
+
+    @property
+    def avg_price(self) -> float:
+        return self.notional / self.filled if self.filled else 0.0
+
+    @property
+    def leaves(self) -> int:
+        return 0 if self.state.final else self.qty - self.filled
+
+    @property
+    def regime(self) -> Regime | None:
+        st = self.detector.state
+        return None if st is None else st.regime
+
+    # --- fills --------------------------------------------------------------------------------
+
+    def record_fill(self, ts_ns: int, qty: int, price_notional: float) -> None:
+        self.filled += qty
+        self.notional += price_notional
+        self.fills.append((ts_ns, qty))
+
+    def _ours_since(self, ts_ns: int) -> int:
+        window_start = self.ctx.clock.now_ns() - round(self.ctx.cfg.cap_window_s * NS)
+        while self.fills and self.fills[0][0] < window_start:
+            self.fills.popleft()
+        return sum(q for t, q in self.fills if t > ts_ns)
+
+    # --- planning -----------------------------------------------------------------------------
+
+    def _replan(self, now: int, reason: str) -> None:
+        remaining = self.qty - self.filled
+        horizon_ns = self.end_ns - now
+        if remaining <= 0 or horizon_ns <= 0:
+            return
+        periods = max(1, math.ceil(horizon_ns / self.bucket_ns))
+        bucket_ns = math.ceil(horizon_ns / periods)
+        horizon_s = horizon_ns / NS
+        state = self.detector.state
+        policy = state.policy if state is not None else DEFAULT_POLICIES[Regime.LV]
+        mid = self.market.mid
+        price = (mid if mid is not None else (self.market.last_price or PRICE_SCALE)) / PRICE_SCALE
+        iv = (
+            self.detector.volatility.forecast_integrated_variance(horizon_s)
+            if state is not None
+            else self.sym.fallback_daily_vol**2
+            * horizon_s
+            / (self.sym.session_close_s - self.sym.session_open_s)
+        )
+        sigma = price * math.sqrt(max(iv, 0.0) / horizon_s)  # currency / sqrt(s)
+        adaptive = self.strategy == "adaptive"
+        impact_mult = policy.impact_mult if adaptive else 1.0
+        risk = self.risk_aversion * (policy.risk_aversion_mult if adaptive else 1.0)
+        model = LinearImpact(
+            eta=self.sym.eta * impact_mult, gamma=self.sym.gamma, epsilon=self.sym.epsilon
+        )
+        expected = self._expected_volume_so_far(now)
+        traded = self.market.total_volume - self.market_volume_at_start
+        scale = min(max(traded / expected, 0.25), 4.0) if expected > 1000 else 1.0
+        volumes = volume_forecast(self.sym, now, bucket_ns, periods, scale)
+        strategy = "ac" if adaptive else self.strategy
+        lots = remaining / self.lot
+        lot = float(self.lot) if abs(lots - round(lots)) < 1e-9 else 1.0
+        trades, used = self._plan_trades(
+            strategy, remaining, horizon_s, periods, sigma, model, risk, volumes, lot
+        )
+        if used != strategy:
+            reason += f"; {strategy} infeasible under the cap, using {used}"
+        cum = np.cumsum(trades)
+        cum[-1] = remaining
+        targets = tuple(round(float(c)) for c in cum)
+        self.deadline_at_risk = used == "pov-at-cap"
+        self.plan = PlanState(
+            used, now, bucket_ns, targets, self.filled, state.regime if state else None, reason
+        )
+        self.plans.append(self.plan)
+        self.ctx.note(self, "plan", strategy=used, reason=reason, periods=periods, sigma=sigma)
+        # Re-plan at the next bucket boundary.
+        t = now + bucket_ns
+        if t < self.end_ns:
+            self._timers.append(self.ctx.clock.call_at(t, self._on_bucket))
+
+    def _plan_trades(
+        self,
+        strategy: str,
+        remaining: int,
+        horizon_s: float,
+        periods: int,
+        sigma: float,
+        model: LinearImpact,
+        risk: float,
+        volumes: np.ndarray,
+        lot: float,
+    ) -> tuple[np.ndarray, str]:
+        cap = self.cap
+        for name, with_cap in ((strategy, True), ("dp", True)):
+            try:
+                req = PlanRequest(
+                    strategy=name,
+                    shares=float(remaining),
+                    side=self.side,
+                    horizon=horizon_s,
+                    periods=periods,
+                    sigma=sigma,
+                    model=model,
+                    risk_aversion=risk,
+                    volumes=volumes,
+                    pov_cap=cap if with_cap else None,
+                    lot=lot if name == "dp" else None,
+                )
+                return np.asarray(plan(req).trades, dtype=np.float64), name
+            except (InfeasibleScheduleError, InvalidParameterError):
+                continue
+        # Even the capped DP cannot finish: trade at the cap and report the rest at the end.
+        per = np.minimum(cap * volumes, remaining)
+        cum = np.minimum(np.cumsum(per), remaining)
+        return np.diff(np.concatenate(([0.0], cum))), "pov-at-cap"
+
+    def _expected_volume_so_far(self, now: int) -> float:
+        elapsed = now - self.start_ns
+        if elapsed <= 0:
+            return 0.0
+        return float(np.sum(volume_forecast(self.sym, self.start_ns, elapsed, 1, 1.0)))
+
+    def _on_bucket(self) -> None:
+        now = self.ctx.clock.now_ns()
+        if self.state.final:
+            return
+        self._replan(now, "bucket boundary")
+        self.decide(now)
+
+    # --- deciding -----------------------------------------------------------------------------
+
+    def decide(self, now: int) -> None:
+        """Look at the parent and act: end it, cancel what is stale, or send the next child."""
+        if self.state.final or self.state is ParentState.PENDING_NEW:
+            return
+        if self.state is ParentState.PENDING_CANCEL or now >= self.end_ns:
+            self._wind_down(now)
+            return
+        if now < self.start_ns or self.halted or self.market.halted:
+            return
+        if self.plan is None:
+            self._replan(now, "start")
+        elif self.regime is not self.plan.regime and self.strategy == "adaptive":
+            self._replan(now, f"regime {self.plan.regime} -> {self.regime}")
+        plan_ = self.plan
+        if plan_ is None:
+            return
+        k = plan_.bucket_at(now)
+        bucket_start = plan_.start_ns + k * plan_.bucket_ns
+        prev = plan_.cum_targets[k - 1] if k > 0 else 0
+        target_k = plan_.cum_targets[k] - prev
+        done = self.filled - plan_.filled_at_start
+        drift = abs(done - prev) / self.qty
+        if k > 0 and drift > self.ctx.cfg.drift_replan and now > plan_.start_ns:
+            self._replan(now, f"off plan by {drift:.1%}")
+            return self.decide(now)
+
+        live = self.live_children
+        if live:
+            self._refresh(now, live)
+            return
+        if now < self._next_child_ns:
+            return
+        policy = self._policy()
+        elapsed = (now - bucket_start) / plan_.bucket_ns
+        passive = policy.passive_fraction if self.strategy == "adaptive" else self._passive()
+        must = prev + must_fraction(elapsed, passive) * target_k
+        may = plan_.cum_targets[k] - done
+        behind = int(must - done)
+        view = self._view()
+        if view is None:
+            return
+        intent = choose_child(
+            side=self.side,
+            may=int(may),
+            behind=behind,
+            bucket_target=int(target_k),
+            market=view,
+            policy=policy,
+            cfg=self._tactics,
+            rng=self.rng,
+            limit_price=self.limit_price,
+        )
+        if intent is not None:
+            self._send(now, intent, bucket_end=bucket_start + plan_.bucket_ns)
+
+    def _passive(self) -> float:
+        return self.ctx.cfg.passive_fraction
+
+    def _policy(self) -> Policy:
+        st = self.detector.state
+        return st.policy if st is not None else DEFAULT_POLICIES[Regime.LV]
+
+    def _view(self) -> MarketView | None:
+        bid, ask = self.market.best(Side.BUY), self.market.best(Side.SELL)
+        if bid is None and ask is None:
+            return None
+        levels = self._tactics.depth_levels
+        return MarketView(
+            bid=None if bid is None else bid[0],
+            ask=None if ask is None else ask[0],
+            bid_depth=self.market.depth(Side.BUY, levels),
+            ask_depth=self.market.depth(Side.SELL, levels),
+            tick=self.tick,
+            lot=self.lot,
+        )
+
+    def _gate_view(self, now: int, life_ns: int) -> GateView:
+        cfg = self.ctx.cfg
+        window = round(cfg.cap_window_s * NS)
+        keep_from = now + life_ns - window
+        return GateView(
+            now_ns=now,
+            end_ns=self.end_ns,
+            parent_qty=self.qty,
+            filled=self.filled,
+            working=self.working,
+            lot=self.lot,
+            cap=self.cap,
+            ours_window=self._ours_since(now - window),
+            market_window_kept=self.market.volume_since(keep_from),
+            ours_since_start=self.filled,
+            market_since_start=self.market.total_volume - self.market_volume_at_start,
+        )
+
+    def _send(self, now: int, intent: ChildIntent, *, bucket_end: int) -> None:
+        cfg = self.ctx.cfg
+        ttl = round(cfg.child_ttl_s * NS)
+        if intent.marketable:
+            life = round(cfg.cancel_allowance_s * NS)  # an IOC lives only until it is answered
+        else:
+            ttl = max(min(ttl, bucket_end - now, self.end_ns - now), 1)
+            life = ttl + round(cfg.cancel_allowance_s * NS)
+        qty, verdicts = run_gate(self._gate_view(now, life), intent.qty)
+        self.ctx.on_verdicts(self, verdicts)
+        qty = qty // self.lot * self.lot
+        if qty <= 0:
+            return
+        display = intent.display_qty
+        if display is not None:
+            display = min(display, qty)
+        order = NewOrder(
+            cl_ord_id=self.ctx.new_child_id(self),
+            symbol=self.symbol,
+            side=self.side,
+            qty=qty,
+            order_type=OrderType.LIMIT,
+            price=intent.price,
+            tif=TimeInForce.IOC if intent.marketable else TimeInForce.DAY,
+            ts_init=now,
+            display_qty=display,
+        )
+        child = ChildOrder(order, self.id, sent_ns=now, reason=intent.why)
+        self.children[order.cl_ord_id] = child
+        self.ctx.send_child(self, child)
+        clock = self.ctx.clock
+        clock.call_at(now + round(cfg.ack_timeout_s * NS), lambda: self._check_ack(child))
+        if not intent.marketable:
+            clock.call_at(now + ttl, lambda: self.decide(clock.now_ns()))
+        jitter = self._policy().time_jitter
+        if jitter > 0:
+            gap = jitter * self.rng.random() * cfg.child_ttl_s
+            self._next_child_ns = now + round(gap * NS)
+
+    def _refresh(self, now: int, live: list[ChildOrder]) -> None:
+        """Cancel a resting child that is stale; wait for anything else to resolve."""
+        cfg = self.ctx.cfg
+        for child in live:
+            if child.state not in (ChildState.NEW, ChildState.PARTIALLY_FILLED):
+                continue  # pending, unknown or already being cancelled: wait for the venue
+            age = now - child.sent_ns
+            if child.order.tif is TimeInForce.IOC:
+                # An IOC ends at once; if its end has not been heard of, ask (a lost report).
+                if age >= round(cfg.ack_timeout_s * NS) and not child.status_asked:
+                    child.status_asked = True
+                    self.request_status(child)
+                continue
+            stale = age >= round(cfg.child_ttl_s * NS)
+            best = self.market.best(self.side)  # our own side's touch
+            off = (
+                best is not None
+                and child.order.price is not None
+                and ((best[0] - child.order.price) * self.side.sign * -1 > 2 * self.tick)
+            )
+            behind = self._behind_now(now)
+            if stale or off or behind:
+                why = "stale" if stale else "off the touch" if off else "behind plan"
+                self.cancel_child(now, child, why)
+
+    def _behind_now(self, now: int) -> bool:
+        plan_ = self.plan
+        if plan_ is None:
+            return False
+        k = plan_.bucket_at(now)
+        prev = plan_.cum_targets[k - 1] if k > 0 else 0
+        target_k = plan_.cum_targets[k] - prev
+        elapsed = (now - plan_.start_ns - k * plan_.bucket_ns) / plan_.bucket_ns
+        passive = (
+            self._policy().passive_fraction if self.strategy == "adaptive" else self._passive()
+        )
+        must = prev + must_fraction(elapsed, passive) * target_k
+        done = self.filled - plan_.filled_at_start
+        tolerance = max(self.lot, 0.1 * target_k)
+        return must - done > tolerance
+
+    def cancel_child(self, now: int, child: ChildOrder, why: str) -> None:
+        if child.state.final or child.state is ChildState.PENDING_CANCEL:
+            return
+        child.apply(ChildEvent.CANCEL_REQUEST)
+        child.cancel_id = self.ctx.new_child_id(self)
+        self.ctx.note(self, "cancel_child", child=child.cl_ord_id, why=why)
+        self.ctx.send_cancel(
+            self,
+            CancelOrder(child.cancel_id, child.cl_ord_id, self.symbol, self.side, now),
+        )
+        self.ctx.clock.call_at(
+            now + round(self.ctx.cfg.ack_timeout_s * NS), lambda: self._check_cancel(child)
+        )
+
+    def _check_ack(self, child: ChildOrder) -> None:
+        if child.state is ChildState.PENDING_NEW:
+            child.apply(ChildEvent.LOST)
+            self.ctx.note(self, "child_unknown", child=child.cl_ord_id, why="no ack in time")
+            self.request_status(child)
+
+    def _check_cancel(self, child: ChildOrder) -> None:
+        if child.state is ChildState.PENDING_CANCEL:
+            self.request_status(child)
+
+    def request_status(self, child: ChildOrder) -> None:
+        now = self.ctx.clock.now_ns()
+        self.ctx.send_status(self, StatusRequest(child.cl_ord_id, self.symbol, self.side, now))
+        # Ask again until the venue answers: an unknown child blocks this parent.
+        self.ctx.clock.call_at(
+            now + round(self.ctx.cfg.ack_timeout_s * NS), lambda: self._recheck(child)
+        )
+
+    def _recheck(self, child: ChildOrder) -> None:
+        if child.state in (ChildState.UNKNOWN, ChildState.PENDING_CANCEL):
+            self.request_status(child)
+
+    def _wind_down(self, now: int) -> None:
+        """The end time has passed or a cancel was asked: cancel children, then finish."""
+        for child in self.live_children:
+            if child.state in (ChildState.NEW, ChildState.PARTIALLY_FILLED, ChildState.PENDING_NEW):
+                self.cancel_child(now, child, "parent ending")
+        if self.live_children:
+            return  # finish when the venue has answered for every child
+        if self.state is ParentState.PENDING_CANCEL:
+            self.transition(ParentEvent.CANCEL_DONE)
+            self.ended_reason = "canceled"
+        elif self.filled >= self.qty:
+            return
+        else:
+            self.transition(ParentEvent.END_OF_DAY)
+            self.ended_reason = f"end time reached with {self.qty - self.filled} left"
+        self._finish()
+
+    def _finish(self) -> None:
+        for t in self._timers:
+            t.cancel()
+        self._timers.clear()
+        self.ctx.parent_finished(self)
+
+    def child_done(self, now: int) -> None:
+        """A child reached a final state or filled: finish or go on."""
+        if self.filled >= self.qty and self.state in (
+            ParentState.NEW,
+            ParentState.PARTIALLY_FILLED,
+            ParentState.PENDING_CANCEL,
+            ParentState.PENDING_REPLACE,
+        ):
+            self.transition(ParentEvent.FILL_COMPLETE)
+            self.ended_reason = "filled"
+            self._finish()
+            return
+        self.decide(now)

@@ -1,0 +1,119 @@
+"""What the engine knows of one symbol's market: the displayed book, the tape, its freshness.
+
+Built from any market-data port's events (a simulator's quotes and level updates, a FIX
+snapshot followed by incrementals, a WebSocket feed). The participation cap is counted from the
+tape kept here: market volume over a trailing window, our own prints included (they are on the
+tape like anyone's).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+
+from engine.events import (
+    BookSnapshot,
+    BookUpdate,
+    MarketEvent,
+    Quote,
+    Trade,
+    TradingState,
+    TradingStatus,
+)
+from strategies.schedule import Side
+
+__all__ = ["SymbolMarket"]
+
+
+class SymbolMarket:
+    """One symbol's book, tape and state (see the module docstring)."""
+
+    def __init__(self, symbol: str, tape_window_ns: int) -> None:
+        self.symbol = symbol
+        self._window_ns = tape_window_ns
+        self._levels: dict[Side, dict[int, int]] = {Side.BUY: {}, Side.SELL: {}}
+        # The tape: (ts, size) per print, oldest first, kept for the trailing window; and the
+        # running total before each print, so any window's volume is a bisect and a subtraction.
+        self._tape_ts: deque[int] = deque()
+        self._tape_before: deque[int] = deque()
+        self.total_volume = 0
+        self.last_price: int | None = None
+        self.last_event_ns: int | None = None  # receipt time on the engine's clock
+        self.halted = False
+        self.halt_reason = ""
+        self.stale = False
+
+    # --- inputs ----------------------------------------------------------------------------------
+
+    def on_event(self, event: MarketEvent, now_ns: int) -> None:
+        self.last_event_ns = now_ns
+        if isinstance(event, Trade):
+            self._on_trade(event.ts_event, event.size, event.price)
+        elif isinstance(event, BookUpdate):
+            levels = self._levels[event.side]
+            if event.size > 0:
+                levels[event.price] = event.size
+            else:
+                levels.pop(event.price, None)
+        elif isinstance(event, Quote):
+            # A quote restates the top: drop levels that cross or sit inside it.
+            self._set_top(Side.BUY, event.bid_price, event.bid_size)
+            self._set_top(Side.SELL, event.ask_price, event.ask_size)
+        elif isinstance(event, BookSnapshot):
+            self._levels[Side.BUY] = dict(event.bids)
+            self._levels[Side.SELL] = dict(event.asks)
+        elif isinstance(event, TradingStatus):
+            self.halted = event.state is TradingState.HALTED
+            self.halt_reason = event.reason
+
+    def _set_top(self, side: Side, price: int | None, size: int) -> None:
+        levels = self._levels[side]
+        if price is None:
+            levels.clear()
+            return
+        better = (lambda p: p > price) if side is Side.BUY else (lambda p: p < price)
+        for p in [p for p in levels if better(p)]:
+            del levels[p]
+        levels[price] = size
+
+    def _on_trade(self, ts: int, size: int, price: int) -> None:
+        if self._tape_ts and ts < self._tape_ts[-1]:
+            ts = self._tape_ts[-1]  # keep the tape ordered if a feed reorders by a hair
+        self._tape_ts.append(ts)
+        self._tape_before.append(self.total_volume)
+        self.total_volume += size
+        self.last_price = price
+        cutoff = ts - self._window_ns
+        while self._tape_ts and self._tape_ts[0] < cutoff:
+            self._tape_ts.popleft()
+            self._tape_before.popleft()
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    def best(self, side: Side) -> tuple[int, int] | None:
+        """Best price and size on ``side`` (BUY = bids), or ``None`` if empty."""
+        levels = self._levels[side]
+        if not levels:
+            return None
+        price = max(levels) if side is Side.BUY else min(levels)
+        return price, levels[price]
+
+    def depth(self, side: Side, levels: int) -> int:
+        """Displayed shares on ``side`` over its best ``levels`` levels."""
+        book = self._levels[side]
+        prices = sorted(book, reverse=side is Side.BUY)[:levels]
+        return sum(book[p] for p in prices)
+
+    @property
+    def mid(self) -> float | None:
+        bid, ask = self.best(Side.BUY), self.best(Side.SELL)
+        if bid is None or ask is None:
+            return None
+        return 0.5 * (bid[0] + ask[0])
+
+    def volume_since(self, ts_ns: int) -> int:
+        """Market volume printed after ``ts_ns`` (only the kept window: older prints are cut)."""
+        i = bisect.bisect_right(self._tape_ts, ts_ns)
+        if i == len(self._tape_ts):
+            return 0
+        return self.total_volume - self._tape_before[i]
