@@ -1,0 +1,243 @@
+"""The engine working parents against the market simulator in simulated time.
+
+The venue is the simulator's exchange (a real matching engine); time is a SimClock, driven
+with the market's events, so nothing sleeps. Invariants are re-derived from the record by
+:func:`engine.simrun.check_invariants`, independently of the engine's own counts.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import structlog
+
+from adapters.sim.config import MarketConfig
+from engine.clock import NS
+from engine.config import EngineConfig, SymbolConfig
+from engine.engine import ParentRejected
+from engine.events import ExecType, OrdStatus
+from engine.orders import ParentState
+from engine.parent_events import (
+    ParentCancel,
+    ParentOrder,
+    ParentReplace,
+    ParentStatusRequest,
+    RejectReason,
+)
+from engine.simrun import SimSession, check_invariants
+from strategies.schedule import Side
+
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+CFG = EngineConfig(symbols={"XYZ": SymbolConfig(daily_volume=6_000_000)}, seed=3)
+
+
+def _session(seed: int = 3) -> SimSession:
+    s = SimSession(MarketConfig(seed=seed), CFG)
+    s.run_for(300)  # a book and a tape to start from
+    return s
+
+
+def _order(s: SimSession, **kw: object) -> ParentOrder:
+    now = s.clock.now_ns()
+    args: dict[str, object] = dict(
+        cl_ord_id="P1",
+        symbol="XYZ",
+        side=Side.SELL,
+        qty=20_000,
+        strategy="adaptive",
+        end_ns=now + 1200 * NS,
+        ts_init=now,
+    )
+    args.update(kw)
+    return ParentOrder(**args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("strategy", ["twap", "vwap", "pov", "ac", "dp", "adaptive"])
+def test_every_strategy_works_a_parent_to_its_end_within_the_invariants(strategy: str) -> None:
+    s = _session()
+    p = s.engine.submit(_order(s, strategy=strategy))
+    s.run_for(1300)
+    assert p.state in (ParentState.FILLED, ParentState.DONE_FOR_DAY)
+    assert p.filled >= 0.95 * p.qty
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+    trades = [r for r in s.oms.reports if r.exec_type is ExecType.TRADE]
+    assert sum(r.last_qty for r in trades) == p.filled == s.oms.reports[-1].cum_qty
+    assert s.oms.reports[0].exec_type is ExecType.NEW
+    assert not p.live_children
+    # Nothing sent at or after the end, and every child was a limit order.
+    assert all(ts < p.end_ns for ts, _ in s.venue.sent)
+    assert all(o.price is not None for _, o in s.venue.sent)
+
+
+def test_the_same_seed_gives_the_same_decisions() -> None:
+    runs = []
+    for _ in range(2):
+        s = _session()
+        s.engine.submit(_order(s))
+        s.run_for(900)
+        runs.append([(ts, o.qty, o.price, o.tif) for ts, o in s.venue.sent])
+    assert runs[0] == runs[1] and len(runs[0]) > 10
+
+
+@pytest.mark.parametrize(
+    ("change", "reason", "words"),
+    [
+        (dict(symbol="NOPE"), RejectReason.UNKNOWN_SYMBOL, "unknown symbol"),
+        (dict(qty=0), RejectReason.INCORRECT_QUANTITY, "OrderQty"),
+        (dict(qty=1_050), RejectReason.INCORRECT_QUANTITY, "lots"),
+        (dict(end_ns=0), RejectReason.TOO_LATE, "passed"),
+        (dict(end_ns=None), RejectReason.TOO_LATE, "required"),
+        (dict(participation_cap=0.3), RejectReason.EXCEEDS_LIMIT, "849"),
+        (dict(strategy="moon"), RejectReason.UNSUPPORTED, "unknown strategy"),
+        (dict(qty=2_000_000), RejectReason.INFEASIBLE, "infeasible"),
+    ],
+)
+def test_impossible_parents_are_rejected_with_a_reason_and_nothing_is_sent(
+    change: dict[str, object], reason: RejectReason, words: str
+) -> None:
+    s = _session()
+    s.engine.on_parent_command(_order(s, **change))
+    ((report, code),) = s.oms.rejects
+    assert code is reason and words in report.text
+    assert report.ord_status is OrdStatus.REJECTED
+    s.run_for(60)
+    assert s.venue.sent == []
+    # The engine goes on: a good order after a bad one works.
+    s.engine.on_parent_command(_order(s, cl_ord_id="P2"))
+    assert s.oms.reports[-1].exec_type is ExecType.NEW
+
+
+def test_end_before_start_and_duplicate_clordid_are_rejected() -> None:
+    s = _session()
+    now = s.clock.now_ns()
+    with pytest.raises(ParentRejected, match="not after the start"):
+        s.engine.submit(_order(s, start_ns=now + 600 * NS, end_ns=now + 300 * NS))
+    s.engine.submit(_order(s))
+    with pytest.raises(ParentRejected) as err:
+        s.engine.submit(_order(s))
+    assert err.value.reason is RejectReason.DUPLICATE
+
+
+def test_cancel_mid_flight_cancels_children_first_and_no_fill_follows_the_canceled_report() -> None:
+    s = _session()
+    p = s.engine.submit(_order(s))
+    s.run_for(400)
+    filled_before = p.filled
+    assert filled_before > 0
+    s.engine.on_parent_command(
+        ParentCancel(
+            cl_ord_id="X1",
+            orig_cl_ord_id="P1",
+            symbol="XYZ",
+            side=Side.SELL,
+            ts_init=s.clock.now_ns(),
+        )
+    )
+    s.run_for(30)
+    kinds = [r.exec_type for r in s.oms.reports]
+    assert ExecType.PENDING_CANCEL in kinds and kinds[-1] is ExecType.CANCELED
+    assert p.state is ParentState.CANCELED and not p.live_children
+    assert s.oms.reports[-1].cl_ord_id == "X1" and s.oms.reports[-1].orig_cl_ord_id == "P1"
+    n = len(s.oms.reports)
+    s.run_for(600)
+    assert len(s.oms.reports) == n  # nothing after the final report
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+
+def test_replace_down_below_what_may_fill_never_overfills_and_up_trades_more() -> None:
+    s = _session()
+    p = s.engine.submit(_order(s, qty=20_000))
+    s.run_for(300)
+    down = p.filled + 100 * ((p.working // 100) // 2 or 1)
+    s.engine.on_parent_command(
+        ParentReplace(
+            cl_ord_id="R1",
+            orig_cl_ord_id="P1",
+            symbol="XYZ",
+            side=Side.SELL,
+            ts_init=s.clock.now_ns(),
+            qty=max(down, p.filled + 100),
+        )
+    )
+    assert s.oms.reports[-1].exec_type is ExecType.REPLACED
+    assert s.oms.reports[-1].order_qty == p.qty
+    s.run_for(1000)
+    assert p.filled <= p.qty
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+    s2 = _session()
+    q = s2.engine.submit(_order(s2, qty=10_000))
+    s2.run_for(200)
+    s2.engine.on_parent_command(
+        ParentReplace(
+            cl_ord_id="R1",
+            orig_cl_ord_id="P1",
+            symbol="XYZ",
+            side=Side.SELL,
+            ts_init=s2.clock.now_ns(),
+            qty=16_000,
+        )
+    )
+    s2.run_for(1100)
+    assert q.filled > 10_000
+    assert check_invariants(s2, cap_window_s=CFG.cap_window_s) == []
+
+
+def test_replace_and_cancel_of_unknown_or_finished_parents_are_refused() -> None:
+    s = _session()
+    s.engine.on_parent_command(
+        ParentCancel(cl_ord_id="X", orig_cl_ord_id="NOPE", symbol="XYZ", side=Side.SELL, ts_init=0)
+    )
+    s.engine.on_parent_command(
+        ParentReplace(
+            cl_ord_id="Y", orig_cl_ord_id="NOPE", symbol="XYZ", side=Side.SELL, ts_init=0, qty=100
+        )
+    )
+    assert [r.reason for r in s.oms.cancel_rejects] == ["unknown order", "unknown order"]
+    s.engine.submit(_order(s))
+    s.engine.on_parent_command(
+        ParentReplace(
+            cl_ord_id="Z",
+            orig_cl_ord_id="P1",
+            symbol="XYZ",
+            side=Side.SELL,
+            ts_init=0,
+            participation_cap=0.5,
+        )
+    )
+    assert "849" in s.oms.cancel_rejects[-1].reason
+
+
+def test_status_request_answers_with_the_parent_state() -> None:
+    s = _session()
+    p = s.engine.submit(_order(s))
+    s.run_for(200)
+    s.engine.on_parent_command(
+        ParentStatusRequest(cl_ord_id="P1", symbol="XYZ", side=Side.SELL, ts_init=0)
+    )
+    r = s.oms.reports[-1]
+    assert r.exec_type is ExecType.ORDER_STATUS and r.cum_qty == p.filled
+    assert r.leaves_qty == p.qty - p.filled
+
+
+def test_lost_venue_session_makes_children_unknown_until_status_answers() -> None:
+    s = _session()
+    p = s.engine.submit(_order(s))
+    s.run_for(120)
+    while not p.live_children:
+        s.run_for(1)
+    s.engine.on_venue_session(False)
+    (child,) = p.live_children
+    assert child.state.value in ("unknown", "pending_cancel")
+    assert child.leaves > 0  # may still fill: counted as working
+    sent = len(s.venue.sent)
+    s.run_for(30)
+    assert len(s.venue.sent) == sent  # nothing new while a child's outcome is unknown
+    s.engine.on_venue_session(True)
+    s.run_for(5)
+    assert child.state.final or child.state.value in ("new", "partially_filled")
+    s.run_for(1100)
+    assert all(c.state.final for c in p.children.values())
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
