@@ -28,6 +28,11 @@ __all__ = ["event_from_json", "event_to_json"]
 Json = dict[str, Any]
 
 
+def _opt_int(value: Any) -> int | None:
+    # A price may be absent (an empty side) but never a string or a float on the wire.
+    return None if value is None else int(value)
+
+
 def _px(units: int | None) -> str | None:
     return None if units is None else price_to_fix(units)
 
@@ -119,9 +124,9 @@ def event_from_json(obj: Json, ts_init: int) -> MarketEvent:
     if kind == "quote":
         return Quote(
             sym,
-            obj["bid_price_units"],
+            _opt_int(obj["bid_price_units"]),
             int(obj["bid_size"]),
-            obj["ask_price_units"],
+            _opt_int(obj["ask_price_units"]),
             int(obj["ask_size"]),
             ts,
             ts_init,
