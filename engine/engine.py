@@ -584,6 +584,43 @@ class Engine:
         )
         self.oms.send_report(session, report, RejectReason.UNKNOWN_ORDER)
 
+    # --- operators ------------------------------------------------------------------------------
+
+    def halt(self, parent_id: str | None = None, reason: str = "operator halt") -> None:
+        """Stop sending for one parent (or all, and refuse new parents): working children are
+        cancelled; the parents stay working and resume where the plan then stands."""
+        now = self.clock.now_ns()
+        targets = (
+            [self.parents[parent_id]] if parent_id is not None else list(self.parents.values())
+        )
+        if parent_id is None:
+            self.halted = True
+        for parent in targets:
+            if parent.state.final:
+                continue
+            parent.halted = True
+            for child in parent.live_children:
+                parent.cancel_child(now, child, reason)
+            self.note(parent, "halted", reason=reason)
+
+    def resume(self, parent_id: str | None = None) -> None:
+        now = self.clock.now_ns()
+        if parent_id is None:
+            self.halted = False
+        targets = (
+            [self.parents[parent_id]] if parent_id is not None else list(self.parents.values())
+        )
+        for parent in targets:
+            if parent.state.final or (self.halted and parent_id is not None):
+                continue
+            parent.halted = False
+            parent.plan = None  # time has passed: plan the remainder afresh
+            self.note(parent, "resumed")
+            parent.decide(now)
+
+    def parent_by_clordid(self, cl_ord_id: str) -> ParentExecutor | None:
+        return self._by_clordid.get(cl_ord_id)
+
     # --- reports ----------------------------------------------------------------------------------
 
     def _exec_id(self) -> str:

@@ -241,3 +241,26 @@ def test_lost_venue_session_makes_children_unknown_until_status_answers() -> Non
     s.run_for(1100)
     assert all(c.state.final for c in p.children.values())
     assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+
+def test_halt_cancels_children_and_stops_sending_until_resumed() -> None:
+    s = _session()
+    p = s.engine.submit(_order(s))
+    s.run_for(200)
+    s.engine.halt(p.id)
+    s.run_for(10)
+    assert not p.live_children
+    sent = len(s.venue.sent)
+    s.run_for(120)
+    assert len(s.venue.sent) == sent
+    s.engine.resume(p.id)
+    s.run_for(1000)
+    assert len(s.venue.sent) > sent and p.state.final
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+
+def test_global_halt_refuses_new_parents() -> None:
+    s = _session()
+    s.engine.halt()
+    s.engine.on_parent_command(_order(s))
+    assert s.oms.rejects[0][1] is RejectReason.EXCHANGE_CLOSED
