@@ -1,7 +1,7 @@
 """The ``unwind`` command: parse arguments, call one function, return its exit code.
 
-Subcommands present today: ``plan``, ``fixsim``, ``simulate`` and ``regimes``. The daemon
-(``run``), ``paper``, ``backtest`` and ``tca`` land with their issues.
+Subcommands: ``plan``, ``fixsim``, ``simulate``, ``regimes``, ``run`` (the daemon) and
+``paper`` (a whole paper session). ``backtest``, ``replay`` and ``tca`` land with their issues.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from strategies.planner import STRATEGIES
 
@@ -140,6 +141,90 @@ def _add_regimes(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add_regimes_arguments(p)
 
 
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the engine daemon (FIX venue, FIX OMS sessions, optional REST)",
+        description="Run the engine daemon until SIGTERM or SIGINT, then drain. See README.",
+    )
+    p.add_argument("--config", type=Path, required=True, help="daemon TOML configuration")
+    p.add_argument(
+        "--check", action="store_true", help="validate the configuration and exit 0 or 1"
+    )
+
+
+def _add_paper(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "paper",
+        help="paper-trade one parent order: FIX simulator, engine and demo OMS on loopback",
+        description=(
+            "Start the FIX exchange simulator, the engine and a demo OMS on this machine (real "
+            "FIX sessions on loopback), send one parent order, show progress, and end with a "
+            "post-trade summary and a chart. Exit 0 only if the parent filled within the cap."
+        ),
+    )
+    p.add_argument("--symbol", default="XYZ")
+    p.add_argument("--side", choices=("buy", "sell"), default="sell")
+    p.add_argument("--qty", type=int, default=100_000, help="parent quantity (shares)")
+    p.add_argument("--minutes", type=float, default=20.0, help="horizon, simulated minutes")
+    p.add_argument("--speed", type=float, default=60.0, help="simulated seconds per second")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--strategy", default="adaptive", choices=("ac", "dp", "twap", "vwap", "pov", "adaptive")
+    )
+    p.add_argument("--cap", type=_fraction, default=0.15, help="participation cap")
+    p.add_argument("--chart", type=Path, default=Path("paper-report.png"))
+    p.add_argument("--data-dir", type=Path, default=None, help="FIX stores and logs")
+
+
+def _run_paper(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from engine.logs import configure_logging
+    from engine.paper import PaperOptions, run_paper
+    from strategies.schedule import Side
+
+    if args.qty <= 0 or args.minutes <= 0 or args.speed <= 0:
+        print("unwind paper: --qty, --minutes and --speed must be > 0", file=sys.stderr)
+        return 2
+    configure_logging(level="warning")
+    opts = PaperOptions(
+        symbol=args.symbol,
+        side=Side(args.side),
+        qty=args.qty,
+        minutes=args.minutes,
+        speed=args.speed,
+        seed=args.seed,
+        strategy=args.strategy,
+        cap=args.cap,
+        chart=args.chart,
+        data_dir=args.data_dir,
+    )
+    return asyncio.run(run_paper(opts))
+
+
+def _run_daemon(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from engine.daemon import Daemon, load_daemon_config
+    from engine.logs import configure_logging
+
+    try:
+        cfg = load_daemon_config(args.config)
+        if args.check:
+            from adapters.fix.settings import load_initiator_settings
+
+            load_initiator_settings(cfg.venue.settings, session=cfg.venue.session)
+            print(f"{args.config}: OK")
+            return 0
+    except Exception as e:  # any reason the configuration cannot run
+        print(f"unwind run: {e}", file=sys.stderr)
+        return 1
+    configure_logging(level="info")
+    asyncio.run(Daemon(cfg).run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="unwind", description="Unwind: execution engine for large equity orders."
@@ -149,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fixsim(sub)
     _add_simulate(sub)
     _add_regimes(sub)
+    _add_run(sub)
+    _add_paper(sub)
     return parser
 
 
@@ -172,6 +259,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.regimes_command import run_regimes
 
         return run_regimes(args, out=sys.stdout, err=sys.stderr)
+    if args.command == "run":
+        return _run_daemon(args)
+    if args.command == "paper":
+        return _run_paper(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
 

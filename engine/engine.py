@@ -30,6 +30,7 @@ from engine.clock import NS, Clock
 from engine.config import EngineConfig
 from engine.events import (
     PRICE_SCALE,
+    BookUpdate,
     CancelOrder,
     CancelReject,
     ExecType,
@@ -106,6 +107,7 @@ class _Symbol:
     detector: RegimeDetector
     feed: RegimeFeed
     parents: list[ParentExecutor] = field(default_factory=list)
+    top: tuple[object, object] | None = None  # last top of book given to the detector
 
 
 class Engine:
@@ -206,8 +208,23 @@ class Engine:
         if sym is None:
             return
         now = self.clock.now_ns()
-        sym.market.on_event(event, now)
+        market = sym.market
+        market.on_event(event, now)
         sym.feed.on_market_event(event)
+        if isinstance(event, BookUpdate):
+            # A FIX or WebSocket feed sends level changes, not quotes: the detector needs the
+            # top of book whenever it changes.
+            bid, ask = market.best(Side.BUY), market.best(Side.SELL)
+            top = (bid, ask)
+            if bid is not None and ask is not None and top != sym.top:
+                sym.top = top
+                sym.detector.on_quote(
+                    event.ts_event,
+                    bid[0] / PRICE_SCALE,
+                    bid[1],
+                    ask[0] / PRICE_SCALE,
+                    ask[1],
+                )
         for parent in list(sym.parents):
             parent.decide(now)
 
@@ -308,6 +325,8 @@ class Engine:
         self.symbols[parent.symbol].feed.on_execution_report(r)
         if parent.filled < parent.qty and not parent.state.final:
             parent.transition(ParentEvent.FILL)
+        else:
+            parent.record_complete()  # so this fill's report already says FILLED
         self._report(parent, ExecType.TRADE, last_qty=qty, last_price=price)
 
     def _status(self, parent: ParentExecutor, child: ChildOrder, r: ExecutionReport) -> None:

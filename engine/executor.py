@@ -171,6 +171,7 @@ class ParentExecutor:
         self._tactics = TacticsConfig(collar_ticks=ctx.cfg.collar_ticks)
         self._timers: list[Timer] = []
         self._next_child_ns = 0
+        self._finished = False
         self.ended_reason = ""
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -552,21 +553,23 @@ class ParentExecutor:
         self._finish()
 
     def _finish(self) -> None:
+        self._finished = True
         for t in self._timers:
             t.cancel()
         self._timers.clear()
         self.ctx.parent_finished(self)
 
-    def child_done(self, now: int) -> None:
-        """A child reached a final state or filled: finish or go on."""
-        if self.filled >= self.qty and self.state in (
-            ParentState.NEW,
-            ParentState.PARTIALLY_FILLED,
-            ParentState.PENDING_CANCEL,
-            ParentState.PENDING_REPLACE,
-        ):
+    def record_complete(self) -> None:
+        """The last share filled: the parent is FILLED (reported with that fill)."""
+        if self.filled >= self.qty and not self.state.final:
             self.transition(ParentEvent.FILL_COMPLETE)
             self.ended_reason = "filled"
-            self._finish()
+
+    def child_done(self, now: int) -> None:
+        """A child reached a final state or filled: finish or go on."""
+        if self.state is ParentState.FILLED:
+            if not self._finished:
+                self._finished = True
+                self._finish()
             return
         self.decide(now)

@@ -21,8 +21,10 @@ from strategies.schedule import Schedule
 
 if TYPE_CHECKING:
     from adapters.sim.market import GroundTruth
+    from engine.executor import ParentExecutor
+    from engine.posttrade import PostTrade
 
-__all__ = ["plot_regimes", "plot_schedule"]
+__all__ = ["plot_paper", "plot_regimes", "plot_schedule"]
 
 
 def plot_schedule(
@@ -144,3 +146,83 @@ def _runs(labels: Sequence[str], ends: np.ndarray, bar: float) -> list[tuple[str
         else:
             runs.append((label, float(end) - bar, float(end)))
     return runs
+
+
+def plot_paper(
+    path: Path,
+    parent: ParentExecutor,
+    fills: Sequence[tuple[int, int, float]],
+    tape: Sequence[tuple[int, int, float]],
+    summary: PostTrade,
+) -> None:
+    """Write the paper session's chart: plan vs actual, price with our fills, participation.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written.
+    """
+    t0 = parent.start_ns
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(9, 9), sharex=True)
+    for plan in parent.plans:
+        ts = [
+            (plan.start_ns + k * plan.bucket_ns - t0) / 6e10
+            for k in range(len(plan.cum_targets) + 1)
+        ]
+        cum = [plan.filled_at_start, *(plan.filled_at_start + c for c in plan.cum_targets)]
+        ax1.step(ts, cum, where="post", color="0.7", lw=0.8)
+    fs = sorted(fills)
+    x = [(t - t0) / 6e10 for t, _, _ in fs]
+    ax1.step(
+        [0.0, *x],
+        np.concatenate(([0], np.cumsum([q for _, q, _ in fs]))),
+        where="post",
+        color="C0",
+        lw=1.8,
+        label="filled",
+    )
+    ax1.plot([], [], color="0.7", label="plan (each re-plan)")
+    ax1.set_ylabel("shares")
+    ax1.set_title(
+        f"{parent.side.value} {parent.qty:,} {parent.symbol} ({parent.strategy}): "
+        f"{summary.shortfall_bps:+.1f} bps vs arrival, "
+        f"{summary.vs_vwap_bps:+.1f} bps vs VWAP"
+    )
+    ax1.legend(loc="upper left")
+    span = [(t, q, p) for t, q, p in tape if t >= t0 - 60 * 1_000_000_000]
+    ax2.plot(
+        [(t - t0) / 6e10 for t, _, _ in span],
+        [p for _, _, p in span],
+        color="0.6",
+        lw=0.6,
+        label="market prints",
+    )
+    ax2.scatter(x, [p for _, _, p in fs], s=8, color="C3", label="our fills", zorder=3)
+    ax2.axhline(summary.arrival_mid, color="C2", ls="--", lw=0.8, label="arrival mid")
+    ax2.set_ylabel("price")
+    ax2.legend(loc="best", fontsize=8)
+    window = 300 * 1_000_000_000
+    tape_ts = np.array([t for t, _, _ in tape], dtype=np.int64)
+    tape_cum = np.concatenate(([0], np.cumsum([q for _, q, _ in tape])))
+    fill_ts = np.array([t for t, _, _ in fs], dtype=np.int64)
+    fill_cum = np.concatenate(([0], np.cumsum([q for _, q, _ in fs])))
+    part = []
+    for t in fill_ts:
+        lo = max(t - window, t0)
+        ours = (
+            fill_cum[np.searchsorted(fill_ts, t, "right")]
+            - fill_cum[np.searchsorted(fill_ts, lo, "right")]
+        )
+        mkt = (
+            tape_cum[np.searchsorted(tape_ts, t, "right")]
+            - tape_cum[np.searchsorted(tape_ts, lo, "right")]
+        )
+        part.append(ours / mkt if mkt else 0.0)
+    ax3.plot(x, part, color="C0", label="participation, trailing 5 min")
+    ax3.axhline(parent.cap, color="C3", ls="--", label="cap")
+    ax3.set_ylabel("participation")
+    ax3.set_xlabel("minutes since the order")
+    ax3.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

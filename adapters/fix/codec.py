@@ -352,9 +352,17 @@ def _exec_type_code(report: ExecutionReport, version: FixVersion, status: str) -
 
 
 def encode_execution_report(
-    report: ExecutionReport, version: FixVersion, *, ord_status_req_id: str | None = None
+    report: ExecutionReport,
+    version: FixVersion,
+    *,
+    ord_status_req_id: str | None = None,
+    rej_reason_code: int | None = None,
 ) -> fix.Message:
-    """ExecutionReport (8) in the version's dialect (see the module docstring)."""
+    """ExecutionReport (8) in the version's dialect (see the module docstring).
+
+    ``rej_reason_code`` is the OrdRejReason (103) of a rejected order when the caller knows it
+    (the engine's explicit reject reason); without it the code is derived from the text.
+    """
     m = new_message(version, "8")
     status = _status_code(report, version)
     m.setField(37, report.venue_order_id)
@@ -368,7 +376,10 @@ def encode_execution_report(
     m.setField(150, _exec_type_code(report, version, status))
     m.setField(39, status)
     if report.ord_status is OrdStatus.REJECTED:
-        m.setField(103, str(ord_rej_reason(report.text or "unknown order", version)))
+        code = rej_reason_code
+        if code is None:
+            code = ord_rej_reason(report.text or "unknown order", version)
+        m.setField(103, str(code))
     m.setField(55, report.symbol)
     m.setField(54, SIDE_TO_FIX[report.side])
     m.setField(38, str(report.order_qty))

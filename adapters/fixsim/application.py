@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 import quickfix as fix
 
+from adapters.fix.settings import DEFAULT_DICTIONARY, DICTIONARIES, resolve_beside
 from adapters.fix.wire import FixVersion
 
 __all__ = [
@@ -53,8 +54,6 @@ __all__ = [
 
 log = logging.getLogger("unwind.fixsim")
 
-DICTIONARIES = Path(__file__).resolve().parents[2] / "deploy" / "quickfix"
-_DEFAULT_DICT = {FixVersion.FIX42: "FIX42.xml", FixVersion.FIX44: "FIX44.xml"}
 _SENT_MEMORY = 10_000  # ExecIDs whose SendingTime we remember for OrigSendingTime on duplicates
 
 
@@ -167,14 +166,6 @@ class QuickFixTransport:
             s.logout(reason)
 
 
-def _resolve(value: str, config_dir: Path) -> str:
-    p = Path(value)
-    if p.is_absolute() or p.exists():
-        return str(p)
-    beside = config_dir / p
-    return str(beside) if beside.exists() else value
-
-
 def load_settings(
     path: Path, *, data_dir: Path | None = None, port: int | None = None
 ) -> fix.SessionSettings:
@@ -219,7 +210,11 @@ def load_settings(
                 d.setString(key, str(Path("fixsim-data") / ("store" if "Store" in key else "log")))
         if not d.has("UseDataDictionary") or d.getString("UseDataDictionary") == "Y":
             dd = d.getString("DataDictionary") if d.has("DataDictionary") else ""
-            dd = _resolve(dd, config_dir) if dd else str(DICTIONARIES / _DEFAULT_DICT[version])
+            dd = (
+                resolve_beside(dd, config_dir)
+                if dd
+                else str(DICTIONARIES / DEFAULT_DICTIONARY[version])
+            )
             if not Path(dd).is_file():
                 raise FixSimConfigError(f"{path}: session {name}: DataDictionary {dd} not found")
             d.setString("DataDictionary", dd)

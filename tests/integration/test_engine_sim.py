@@ -65,6 +65,12 @@ def test_every_strategy_works_a_parent_to_its_end_within_the_invariants(strategy
     trades = [r for r in s.oms.reports if r.exec_type is ExecType.TRADE]
     assert sum(r.last_qty for r in trades) == p.filled == s.oms.reports[-1].cum_qty
     assert s.oms.reports[0].exec_type is ExecType.NEW
+    last = s.oms.reports[-1]
+    if p.state is ParentState.FILLED:  # the last fill's own report says FILLED
+        assert (last.exec_type, last.ord_status) == (ExecType.TRADE, OrdStatus.FILLED)
+    else:
+        assert (last.exec_type, last.ord_status) == (ExecType.DONE_FOR_DAY, OrdStatus.DONE_FOR_DAY)
+        assert last.leaves_qty == 0 and last.cum_qty == p.filled
     assert not p.live_children
     # Nothing sent at or after the end, and every child was a limit order.
     assert all(ts < p.end_ns for ts, _ in s.venue.sent)

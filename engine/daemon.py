@@ -1,0 +1,201 @@
+"""The daemon: the engine wired to a FIX venue, a market-data feed and FIX OMS sessions.
+
+Threads: QuickFIX runs its own; every adapter hands what it receives to this asyncio loop,
+where the engine runs. The REST API (when configured) runs on the same loop.
+
+Shutdown (SIGTERM, SIGINT, or :meth:`Daemon.stop`): new parents are refused; by the configured
+``drain_action`` working children are cancelled (``cancel``) or left at the venue (``leave``);
+the daemon waits up to ``drain_timeout_s`` for the venue to confirm, then logs the sessions out
+and stops. A child whose cancel is unconfirmed at the timeout is reported in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from adapters.fix.oms_acceptor import OmsAcceptor, OmsAcceptorConfig
+from adapters.fix.venue_client import FixVenueClient, FixVenueConfig
+from engine.clock import Clock, LiveClock
+from engine.config import EngineConfig
+from engine.engine import Engine
+from engine.events import CancelReject, ExecutionReport
+from engine.parent_events import RejectReason
+
+__all__ = ["Daemon", "DaemonConfig", "load_daemon_config"]
+
+log = structlog.get_logger("unwind.daemon")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class VenueSettings(_Strict):
+    settings: Path = Field(description="QuickFIX initiator settings of the venue session")
+    session: str | None = None
+    data_dir: Path | None = None
+    host: str | None = None
+    port: int | None = Field(None, gt=0, le=65535)
+
+
+class OmsSettings(_Strict):
+    settings: Path = Field(description="QuickFIX acceptor settings of the OMS sessions")
+    data_dir: Path | None = None
+    port: int | None = Field(None, ge=0, le=65535)
+
+
+class RestSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    token: str | None = Field(None, min_length=16, description="bearer token for mutating calls")
+
+
+class DaemonConfig(_Strict):
+    engine: EngineConfig
+    venue: VenueSettings
+    oms: OmsSettings
+    rest: RestSettings | None = None
+
+
+def load_daemon_config(path: Path) -> DaemonConfig:
+    """Read and validate a TOML daemon configuration; relative paths are taken from the file's
+    directory. Raises ``ValueError`` naming the bad field."""
+    try:
+        raw: dict[str, Any] = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ValueError(f"cannot read {path}: {e}") from None
+    base = path.resolve().parent
+    for section in ("venue", "oms"):
+        sec = raw.get(section)
+        if isinstance(sec, dict):
+            for key in ("settings", "data_dir"):
+                if isinstance(sec.get(key), str) and not Path(sec[key]).is_absolute():
+                    sec[key] = str(base / sec[key])
+    try:
+        return DaemonConfig.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"{path}: {where}: {first['msg']}") from None
+
+
+class _OmsRouter:
+    """Parent reports to the FIX session the parent came from; a parent submitted over REST
+    (session ``rest``) is reported through the REST API and the engine's record only."""
+
+    def __init__(self, acceptor: OmsAcceptor) -> None:
+        self.acceptor = acceptor
+
+    def send_report(
+        self, session: str, report: ExecutionReport, reject_reason: RejectReason | None = None
+    ) -> bool:
+        if session not in self.acceptor.sessions:
+            return False
+        return self.acceptor.send_report(session, report, reject_reason)
+
+    def send_cancel_reject(self, session: str, reject: CancelReject) -> bool:
+        if session not in self.acceptor.sessions:
+            return False
+        return self.acceptor.send_cancel_reject(session, reject)
+
+
+class Daemon:
+    """The engine and its FIX edges on one loop (see the module docstring)."""
+
+    def __init__(self, cfg: DaemonConfig, clock: Clock | None = None) -> None:
+        self.cfg = cfg
+        self.clock = clock or LiveClock()
+        v = cfg.venue
+        self.venue = FixVenueClient(
+            FixVenueConfig(
+                settings_path=v.settings,
+                session=v.session,
+                data_dir=v.data_dir,
+                host=v.host,
+                port=v.port,
+            ),
+            clock=self.clock,
+        )
+        self.oms = OmsAcceptor(
+            OmsAcceptorConfig(
+                settings_path=cfg.oms.settings, data_dir=cfg.oms.data_dir, port=cfg.oms.port
+            ),
+            self.clock,
+        )
+        self.engine = Engine(cfg.engine, self.clock, self.venue, _OmsRouter(self.oms))
+        self.oms.connect(self.engine.on_parent_command)
+        self.venue.on_session(self.engine.on_venue_session)
+        for symbol in cfg.engine.symbols:
+            self.venue.subscribe(symbol, self.engine.on_market_event)
+        self._stop = asyncio.Event()
+        self.rest: Any = None
+
+    def ready(self) -> dict[str, bool]:
+        # An operator halt is deliberate: it does not make the daemon unready.
+        return {"venue": self.venue.logged_on}
+
+    async def start(self) -> None:
+        await self.oms.start()
+        await self.venue.start()
+        if self.cfg.rest is not None:
+            from engine.rest import RestServer, build_app
+
+            r = self.cfg.rest
+            self.rest = RestServer(
+                build_app(self.engine, token=r.token, ready=self.ready), host=r.host, port=r.port
+            )
+            await self.rest.start()
+        log.info("started", venue=self.venue.session_id, oms=self.oms.sessions)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Start, serve until SIGTERM/SIGINT or :meth:`stop`, drain, shut down."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self._stop.set)
+        await self.start()
+        try:
+            await self._stop.wait()
+        finally:
+            await self.shutdown()
+
+    async def drain(self) -> int:
+        """Refuse new parents, cancel (or leave) working children, wait for the venue.
+        Returns the number of children still not confirmed final."""
+        cfg = self.cfg.engine
+        self.engine.halted = True
+        if cfg.drain_action == "cancel":
+            self.engine.halt(reason="shutting down")
+        deadline = asyncio.get_running_loop().time() + cfg.drain_timeout_s
+
+        def open_children() -> int:
+            return sum(len(p.live_children) for p in self.engine.parents.values())
+
+        while cfg.drain_action == "cancel" and open_children():
+            if asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(0.05)  # wall time: waiting on the venue's answers, not a market
+        left = open_children() if cfg.drain_action == "cancel" else 0
+        if left:
+            log.warning("drain timed out", unconfirmed_children=left)
+        return left
+
+    async def shutdown(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.drain()
+        if self.rest is not None:
+            await self.rest.stop()
+        await self.venue.stop()
+        await self.oms.stop()
+        log.info("stopped")

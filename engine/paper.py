@@ -1,0 +1,246 @@
+"""``unwind paper``: a whole paper-trading session on this machine, over real FIX sessions.
+
+In one process and one asyncio loop (QuickFIX runs its own threads): the FIX exchange
+simulator (:mod:`adapters.fixsim`) on a loopback port at ``--speed`` simulated seconds per wall
+second; the engine daemon (:mod:`engine.daemon`) logged on to it as its venue and listening
+for OMS sessions; and a demo OMS (:mod:`adapters.fix.oms_client`) that sends one parent order
+and reads the parent ExecutionReports. Progress is printed once a wall second; at the end a
+post-trade summary and a PNG chart of plan vs actual.
+
+The exit status is 0 only when the parent ended FILLED, the OMS's reports agree with the
+engine's fills, and participation stayed within the cap over every trailing window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from adapters.fix.oms_client import OmsClient, OmsClientConfig
+from adapters.fix.parent_codec import ParentReport
+from adapters.fixsim.server import FixSimConfig, FixSimServer
+from adapters.sim.config import FlowConfig, MarketConfig
+from adapters.sim.market import MarketSimulator
+from engine.clock import NS, AcceleratedClock
+from engine.config import EngineConfig, SymbolConfig
+from engine.daemon import Daemon, DaemonConfig, OmsSettings, VenueSettings
+from engine.engine import Engine
+from engine.events import PRICE_SCALE, ExecType, MarketEvent, OrdStatus, Trade
+from engine.parent_events import ParentOrder
+from engine.plotting import plot_paper
+from engine.posttrade import summarise
+from strategies.schedule import Side
+
+__all__ = ["PaperOptions", "run_paper"]
+
+QUICKFIX = Path(__file__).resolve().parents[1] / "deploy" / "quickfix"
+# The paper market trades about 18M shares a day (three times the simulator's default sizes),
+# so the default order (100,000 shares in 20 minutes) is some 7% of volume: feasible under a
+# 15% cap with room for the cap's trailing window.
+PAPER_FLOW = FlowConfig(mean_market_lots=6.0, mean_limit_lots=9.0)
+PAPER_DAILY_VOLUME = 18_000_000.0
+_FINAL = {OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.DONE_FOR_DAY}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaperOptions:
+    symbol: str = "XYZ"
+    side: Side = Side.SELL
+    qty: int = 100_000
+    minutes: float = 20.0
+    speed: float = 60.0
+    seed: int = 1
+    strategy: str = "adaptive"
+    cap: float = 0.15
+    warmup_s: float = 120.0  # simulated seconds of market before the order (the detector's bars)
+    chart: Path | None = Path("paper-report.png")
+    data_dir: Path | None = None  # FIX stores and logs (default: a temporary directory)
+    quiet: bool = False
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _say(opts: PaperOptions, text: str) -> None:
+    if not opts.quiet:
+        print(text, flush=True)
+
+
+async def run_paper(opts: PaperOptions) -> int:
+    with contextlib.ExitStack() as stack:
+        data = opts.data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        return await _session(opts, data)
+
+
+async def _session(opts: PaperOptions, data: Path) -> int:
+    market = MarketSimulator(MarketConfig(symbol=opts.symbol, seed=opts.seed, flow=PAPER_FLOW))
+    fix_port, oms_port = _free_port(), _free_port()
+    sim = FixSimServer(
+        market,
+        FixSimConfig(
+            settings_path=QUICKFIX / "fixsim.cfg",
+            data_dir=data / "fixsim",
+            fix_port=fix_port,
+            speed=opts.speed,
+        ),
+    )
+    await sim.start()
+    clock = AcceleratedClock(sim.origin_ns + market.now_ns, opts.speed)
+    cfg = DaemonConfig(
+        engine=EngineConfig(
+            symbols={opts.symbol: SymbolConfig(daily_volume=PAPER_DAILY_VOLUME)},
+            seed=opts.seed,
+            max_participation=max(opts.cap, 0.15),
+            default_participation=min(opts.cap, 0.15),
+        ),
+        venue=VenueSettings(
+            settings=QUICKFIX / "engine-venue.cfg", data_dir=data / "venue", port=fix_port
+        ),
+        oms=OmsSettings(settings=QUICKFIX / "engine-oms.cfg", data_dir=data / "oms", port=oms_port),
+    )
+    daemon = Daemon(cfg, clock)
+    tape: list[tuple[int, int, float]] = []
+
+    def record(event: MarketEvent) -> None:
+        if isinstance(event, Trade):
+            tape.append((event.ts_event, event.size, event.price / PRICE_SCALE))
+
+    daemon.venue.subscribe(opts.symbol, record)
+    oms = OmsClient(
+        OmsClientConfig(
+            settings_path=QUICKFIX / "oms-client.cfg", data_dir=data / "omsclient", port=oms_port
+        ),
+        clock=clock,
+    )
+    try:
+        await daemon.start()
+        await oms.start()
+        await daemon.venue.wait_logged_on(15)
+        await oms.wait_logon(timeout=15)
+        _say(
+            opts,
+            f"paper: fixsim on :{fix_port}, engine OMS port :{oms_port}, "
+            f"speed {opts.speed:g}x, seed {opts.seed}",
+        )
+        await asyncio.sleep(opts.warmup_s / opts.speed)  # wall time: the market runs meanwhile
+        return await _trade(opts, daemon, oms, clock, tape)
+    finally:
+        with contextlib.suppress(Exception):
+            await oms.stop()
+        with contextlib.suppress(Exception):
+            await daemon.shutdown()
+        await sim.close()
+
+
+async def _trade(
+    opts: PaperOptions,
+    daemon: Daemon,
+    oms: OmsClient,
+    clock: AcceleratedClock,
+    tape: list[tuple[int, int, float]],
+) -> int:
+    engine = daemon.engine
+    now = clock.now_ns()
+    order = ParentOrder(
+        cl_ord_id=f"PAPER-{opts.seed}-{now // NS}",
+        symbol=opts.symbol,
+        side=opts.side,
+        qty=opts.qty,
+        strategy=opts.strategy,
+        end_ns=now + round(opts.minutes * 60 * NS),
+        ts_init=now,
+        participation_cap=opts.cap,
+    )
+    _say(
+        opts,
+        f"OMS -> engine: {order.side.value} {order.qty:,} {order.symbol} "
+        f"{order.strategy} over {opts.minutes:g} min, cap {opts.cap:.0%}",
+    )
+    oms.send_parent(order)
+    reports: list[ParentReport] = []
+    wall_budget = opts.minutes * 60 / opts.speed + 30
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + wall_budget
+    next_line = loop.time()
+    while loop.time() < give_up:
+        with contextlib.suppress(TimeoutError):
+            got = await oms.receive(timeout=0.2)
+            if isinstance(got, ParentReport):
+                reports.append(got)
+                r = got.report
+                if r.exec_type is ExecType.REJECTED:
+                    _say(opts, f"engine rejected the order: {r.text}")
+                    return 1
+                if r.ord_status in _FINAL and r.exec_type is not ExecType.ORDER_STATUS:
+                    break
+        if loop.time() >= next_line:
+            next_line += 1.0
+            _progress(opts, engine, order.cl_ord_id, clock)
+    parent = engine.parent_by_clordid(order.cl_ord_id)
+    if parent is None:
+        _say(opts, "the engine never accepted the order")
+        return 1
+    _progress(opts, engine, order.cl_ord_id, clock)
+    fills = [(ts, q, px / PRICE_SCALE) for c in parent.children.values() for ts, q, px in c.fills]
+    arrival = (parent.arrival_mid or 0.0) / PRICE_SCALE
+    summary = summarise(
+        side=parent.side,
+        qty=parent.qty,
+        fills=fills,
+        tape=tape,
+        arrival_mid=arrival,
+        start_ns=parent.start_ns,
+        window_ns=round(engine.cfg.cap_window_s * NS),
+        children=len(parent.children),
+    )
+    oms_cum = max((p.report.cum_qty for p in reports), default=0)
+    _say(opts, "")
+    _say(
+        opts,
+        f"post-trade: parent {parent.id} ended {parent.state.value} "
+        f"({parent.ended_reason or 'working'})",
+    )
+    for line in summary.lines():
+        _say(opts, "  " + line)
+    _say(opts, f"  OMS saw          {len(reports)} reports, CumQty {oms_cum:,}")
+    if opts.chart is not None:
+        plot_paper(opts.chart, parent, fills, tape, summary)
+        _say(opts, f"  chart            {opts.chart}")
+    ok = (
+        parent.state.value == "filled"
+        and oms_cum == parent.filled
+        and summary.max_window_participation <= parent.cap + 1e-9
+    )
+    return 0 if ok else 1
+
+
+def _progress(opts: PaperOptions, engine: Engine, cl_ord_id: str, clock: AcceleratedClock) -> None:
+    parent = engine.parent_by_clordid(cl_ord_id)
+    if parent is None:
+        return
+    now = clock.now_ns()
+    plan = parent.plan
+    target = 0
+    if plan is not None:
+        k = plan.bucket_at(now)
+        prev = plan.cum_targets[k - 1] if k > 0 else 0
+        frac = min(max((now - plan.start_ns - k * plan.bucket_ns) / plan.bucket_ns, 0.0), 1.0)
+        target = plan.filled_at_start + round(prev + frac * (plan.cum_targets[k] - prev))
+    mkt = parent.market.total_volume - parent.market_volume_at_start
+    part = parent.filled / mkt if mkt else 0.0
+    regime = parent.regime.value if parent.regime else "--"
+    elapsed = (now - parent.start_ns) / NS
+    _say(
+        opts,
+        f"  t+{elapsed:6.0f}s  filled {parent.filled:>8,} / {parent.qty:,} "
+        f"(plan {target:>8,})  participation {part:5.1%} (cap {parent.cap:.0%})  "
+        f"regime {regime:>3}  children {len(parent.children):>4} "
+        f"live {len(parent.live_children)}",
+    )
