@@ -1,4 +1,4 @@
-# The two commands a new machine needs: `make paper` (not yet, see README) and `make test`.
+# The two commands a new machine needs: `make paper` and `make test`.
 # Everything installs into .venv; nothing is expected on the machine beyond Python 3.11+ and a
 # C++ compiler (quickfix builds from source once; pip caches the wheel).
 
@@ -37,10 +37,11 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-paper:
-	@echo "make paper: the paper-trading session arrives with the engine daemon (issue 5);"
-	@echo "until then, try: .venv/bin/unwind plan --shares 1000000 (after make venv)"
-	@exit 2
+# The main job: FIX exchange simulator, engine and demo OMS on loopback, one parent order
+# (sell 100,000 over 20 simulated minutes at 60x), live progress, a post-trade summary and
+# paper-report.png. Exits 0 only if the parent filled within the cap.
+paper: $(STAMP)
+	$(VENV)/bin/unwind paper
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -213,8 +213,10 @@ def _run_daemon(args: argparse.Namespace) -> int:
         cfg = load_daemon_config(args.config)
         if args.check:
             from adapters.fix.settings import load_initiator_settings
+            from adapters.fixsim.application import load_settings
 
             load_initiator_settings(cfg.venue.settings, session=cfg.venue.session)
+            load_settings(cfg.oms.settings, data_dir=None, port=None)
             print(f"{args.config}: OK")
             return 0
     except Exception as e:  # any reason the configuration cannot run
