@@ -462,9 +462,16 @@ class ParentExecutor:
         """Cancel a resting child that is stale; wait for anything else to resolve."""
         cfg = self.ctx.cfg
         for child in live:
-            if child.state not in (ChildState.NEW, ChildState.PARTIALLY_FILLED):
-                continue  # pending, unknown or already being cancelled: wait for the venue
             age = now - child.sent_ns
+            if child.state in (ChildState.PENDING_NEW, ChildState.UNKNOWN):
+                # Unconfirmed, but it may be resting at the venue: past its time to live it
+                # must go, or it could fill after the cap window slid past the volume that
+                # allowed it. A cancel of an order the venue never saw is refused harmlessly.
+                if child.order.tif is TimeInForce.DAY and age >= round(cfg.child_ttl_s * NS):
+                    self.cancel_child(now, child, "stale, unconfirmed")
+                continue
+            if child.state not in (ChildState.NEW, ChildState.PARTIALLY_FILLED):
+                continue  # already being cancelled: wait for the venue
             if child.order.tif is TimeInForce.IOC:
                 # An IOC ends at once; if its end has not been heard of, ask (a lost report).
                 if age >= round(cfg.ack_timeout_s * NS) and not child.status_asked:

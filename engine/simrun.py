@@ -181,8 +181,11 @@ def check_invariants(session: SimSession, *, cap_window_s: float) -> list[str]:
     engine = session.engine
     final = _final_times(session)
     venue_cum: dict[str, int] = {}
+    venue_fills: dict[str, dict[str, ExecutionReport]] = {}
     for r in session.venue.reports:  # what the venue did, before any delivery fault
         venue_cum[r.cl_ord_id] = max(venue_cum.get(r.cl_ord_id, 0), r.cum_qty)
+        if r.exec_type is ExecType.TRADE:
+            venue_fills.setdefault(r.cl_ord_id, {})[r.exec_id] = r
     window = round(cap_window_s * NS)
     tape_ts = [t for t, _ in session.tape]
     tape_cum = [0]
@@ -195,8 +198,14 @@ def check_invariants(session: SimSession, *, cap_window_s: float) -> list[str]:
         )
 
     for parent in engine.parents.values():
-        fills = sorted((ts, qty) for c in parent.children.values() for ts, qty, _ in c.fills)
-        total = sum(q for _, q in fills)
+        # The venue's own fills, at the times they happened, not the engine's record of them:
+        # a fill learned late (from a status answer) is stamped late by the engine.
+        fills = sorted(
+            (r.ts_event, r.last_qty)
+            for c in parent.children
+            for r in venue_fills.get(c, {}).values()
+        )
+        total = sum(c.cum_qty for c in parent.children.values())
         if total > parent.qty:
             problems.append(f"{parent.id}: overfilled {total} > {parent.qty}")
         if total != parent.filled:
