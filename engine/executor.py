@@ -68,6 +68,7 @@ class EngineContext(Protocol):
 
     clock: Clock
     cfg: EngineConfig
+    venue_up: bool
 
     def new_child_id(self, parent: ParentExecutor) -> str: ...
 
@@ -467,7 +468,10 @@ class ParentExecutor:
                 # Unconfirmed, but it may be resting at the venue: past its time to live it
                 # must go, or it could fill after the cap window slid past the volume that
                 # allowed it. A cancel of an order the venue never saw is refused harmlessly.
-                if child.order.tif is TimeInForce.DAY and age >= round(cfg.child_ttl_s * NS):
+                stale = age >= round(cfg.child_ttl_s * NS)
+                # With the venue down a cancel cannot go out; the status asked after the
+                # reconnection settles the child first.
+                if child.order.tif is TimeInForce.DAY and stale and self.ctx.venue_up:
                     self.cancel_child(now, child, "stale, unconfirmed")
                 continue
             if child.state not in (ChildState.NEW, ChildState.PARTIALLY_FILLED):
