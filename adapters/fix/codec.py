@@ -72,6 +72,7 @@ from engine.events import (
 
 __all__ = [
     "BusinessReject",
+    "SessionReject",
     "cxl_rej_reason",
     "decode_business_reject",
     "decode_cancel",
@@ -79,6 +80,7 @@ __all__ = [
     "decode_execution_report",
     "decode_new_order",
     "decode_replace",
+    "decode_session_reject",
     "decode_status_request",
     "encode_business_reject",
     "encode_cancel",
@@ -578,5 +580,34 @@ def decode_business_reject(msg: fix.Message) -> BusinessReject:
         ref_seq_num=None if seq is None else int(seq),
         ref_id=get_field(msg, 379),
         reason_code=int(require_field(msg, 380, "BusinessRejectReason")),
+        text=get_field(msg, 58) or "",
+    )
+
+
+# --- session-level Reject (3) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionReject:
+    """A session-level Reject (35=3): message ``ref_seq_num`` broke the FIX rules (QuickFIX's
+    validation): RefTagID (371), RefMsgType (372), SessionRejectReason (373), Text (58)."""
+
+    ref_seq_num: int | None
+    ref_tag: int | None
+    ref_msg_type: str | None
+    reason_code: int | None
+    text: str
+
+
+def decode_session_reject(msg: fix.Message) -> SessionReject:
+    def num(tag: int) -> int | None:
+        text = get_field(msg, tag)
+        return None if text is None else int(text)
+
+    return SessionReject(
+        ref_seq_num=num(45),
+        ref_tag=num(371),
+        ref_msg_type=get_field(msg, 372),
+        reason_code=num(373),
         text=get_field(msg, 58) or "",
     )

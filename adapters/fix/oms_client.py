@@ -22,7 +22,13 @@ from typing import Any
 
 import quickfix as fix
 
-from adapters.fix.codec import BusinessReject, decode_business_reject, decode_cancel_reject
+from adapters.fix.codec import (
+    BusinessReject,
+    SessionReject,
+    decode_business_reject,
+    decode_cancel_reject,
+    decode_session_reject,
+)
 from adapters.fix.parent_codec import (
     ParentReport,
     decode_parent_report,
@@ -32,7 +38,9 @@ from adapters.fix.parent_codec import (
     encode_parent_status_request,
 )
 from adapters.fix.qfthread import in_thread
-from adapters.fix.wire import FixDecodeError, get_field, msg_type
+from adapters.fix.settings import VenueConfigError
+from adapters.fix.settings import load_initiator_settings as _load_initiator
+from adapters.fix.wire import FixDecodeError, msg_type
 from engine.clock import Clock, LiveClock
 from engine.events import CancelReject
 from engine.parent_events import ParentCancel, ParentOrder, ParentReplace, ParentStatusRequest
@@ -67,17 +75,6 @@ class OmsClientConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class SessionReject:
-    """A session-level Reject (35=3): the engine's QuickFIX refused message ``ref_seq_num``."""
-
-    ref_seq_num: int | None
-    ref_tag: int | None
-    ref_msg_type: str | None
-    reason_code: int | None
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class Unreadable:
     """A message the demo client could not decode (``raw`` with ``|`` for SOH)."""
 
@@ -91,43 +88,20 @@ OmsInbound = ParentReport | CancelReject | BusinessReject | SessionReject | Unre
 def load_initiator_settings(
     path: Path, *, data_dir: Path | None = None, port: int | None = None
 ) -> fix.SessionSettings:
-    """Read an initiator configuration with one session; apply the overrides.
+    """Read an initiator configuration with one FIX 4.4 session; apply the overrides.
 
     Raises
     ------
     OmsClientConfigError
         The file is missing or unreadable, or does not declare exactly one FIX 4.4 initiator.
     """
-    if not path.is_file():
-        raise OmsClientConfigError(f"session configuration {path} does not exist")
     try:
-        settings = fix.SessionSettings(str(path))
-    except fix.ConfigError as e:
-        raise OmsClientConfigError(f"{path}: {e}") from None
-    sessions = list(settings.getSessions())
-    if len(sessions) != 1 or sessions[0].getBeginString().getValue() != "FIX.4.4":
+        settings, sid = _load_initiator(path, data_dir=data_dir, port=port)
+    except VenueConfigError as e:
+        raise OmsClientConfigError(str(e)) from None
+    if sid.getBeginString().getValue() != "FIX.4.4":
         raise OmsClientConfigError(f"{path} must declare exactly one FIX.4.4 [SESSION]")
-    sid = sessions[0]
-    d = settings.get(sid)
-    if not d.has("ConnectionType") or d.getString("ConnectionType") != "initiator":
-        raise OmsClientConfigError(f"{path}: the session needs ConnectionType=initiator")
-    if data_dir is not None:
-        d.setString("FileStorePath", str(data_dir / "store"))
-        d.setString("FileLogPath", str(data_dir / "log"))
-    if port is not None:
-        d.setString("SocketConnectPort", str(port))
-    if d.has("DataDictionary"):
-        dd = Path(d.getString("DataDictionary"))
-        # Relative to the working directory as QuickFIX reads it, else beside the file.
-        if not dd.is_absolute() and not dd.exists():
-            dd = path.resolve().parent / dd
-        if not dd.is_file():
-            raise OmsClientConfigError(f"{path}: DataDictionary {dd} not found")
-        d.setString("DataDictionary", str(dd))
-    out = fix.SessionSettings()
-    out.set(settings.get())
-    out.set(sid, d)
-    return out
+    return settings
 
 
 class _App(fix.Application):
@@ -341,21 +315,7 @@ def _decode(message: fix.Message, ts_init: int) -> OmsInbound:
         if kind == "j":
             return decode_business_reject(message)
         if kind == "3":
-            return _session_reject(message)
+            return decode_session_reject(message)
     except (FixDecodeError, ValueError) as e:
         return Unreadable(message.toString().replace("\x01", "|"), str(e))
     return Unreadable(message.toString().replace("\x01", "|"), f"unexpected MsgType {kind!r}")
-
-
-def _session_reject(message: fix.Message) -> SessionReject:
-    def num(tag: int) -> int | None:
-        text = get_field(message, tag)
-        return None if text is None else int(text)
-
-    return SessionReject(
-        ref_seq_num=num(45),
-        ref_tag=num(371),
-        ref_msg_type=get_field(message, 372),
-        reason_code=num(373),
-        text=get_field(message, 58) or "",
-    )

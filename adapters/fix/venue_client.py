@@ -48,6 +48,7 @@ from typing import Any
 import quickfix as fix
 
 from adapters.fix.mdcodec import MarketDataReject
+from adapters.fix.qfthread import in_thread
 from adapters.fix.settings import VenueConfigError, load_initiator_settings
 from adapters.fix.venue_session import VenueCounters, VenueSession
 from adapters.fix.wire import FixVersion
@@ -155,27 +156,6 @@ class _Application(fix.Application):
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         # QuickFIX owns ``message`` only for the duration of this call: hand over a copy.
         self._post(self._client._on_message, fix.Message(message))
-
-
-async def _in_thread(fn: Callable[..., object], *args: object) -> None:
-    """Run a blocking call in a thread of its own that ends with it (no pool left behind)."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-
-    def run() -> None:
-        try:
-            fn(*args)
-        except BaseException as e:  # re-raised in the awaiting coroutine
-            loop.call_soon_threadsafe(done.set_exception, e)
-        else:
-            loop.call_soon_threadsafe(done.set_result, None)
-
-    thread = threading.Thread(target=run, name="venue-fix-blocking", daemon=True)
-    thread.start()
-    try:
-        await done
-    finally:
-        thread.join()
 
 
 class FixVenueClient:
@@ -326,7 +306,7 @@ class FixVenueClient:
                 await asyncio.wait_for(self._down.wait(), self._config.logout_timeout_s)
         initiator, self._initiator = self._initiator, None
         # stop() waits on QuickFIX threads, whose callbacks need this loop: not on it.
-        await _in_thread(initiator.stop, not self._down.is_set())
+        await in_thread(initiator.stop, not self._down.is_set(), name="venue-fix-blocking")
         del initiator
         if self._app is not None:
             self._app.closed = True

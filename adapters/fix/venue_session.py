@@ -42,9 +42,11 @@ import structlog
 
 from adapters.fix.codec import (
     BusinessReject,
+    SessionReject,
     decode_business_reject,
     decode_cancel_reject,
     decode_execution_report,
+    decode_session_reject,
     encode_cancel,
     encode_new_order,
     encode_replace,
@@ -154,24 +156,6 @@ class ExecIdWindow:
         if len(self._order) > self._capacity:
             self._keys.discard(self._order.popleft())
         return True
-
-
-@dataclass(frozen=True, slots=True)
-class SessionReject:
-    """A session-level Reject (35=3): the message ``ref_seq_num`` broke the FIX rules."""
-
-    ref_seq_num: int | None
-    ref_tag: str | None
-    reason_code: str | None
-    text: str
-
-
-def decode_session_reject(msg: fix.Message) -> SessionReject:
-    seq = get_field(msg, 45)
-    return SessionReject(
-        None if seq is None else int(seq), get_field(msg, 371), get_field(msg, 373),
-        get_field(msg, 58) or "",
-    )  # fmt: skip
 
 
 def _ref_of(item: Sent) -> str:

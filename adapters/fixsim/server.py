@@ -32,13 +32,13 @@ import calendar
 import contextlib
 import datetime as dt
 import logging
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import quickfix as fix
 
+from adapters.fix.qfthread import in_thread
 from adapters.fix.wire import FixVersion
 from adapters.fixsim.application import (
     FixSimApplication,
@@ -96,27 +96,6 @@ def wire_origin_ns(market_start_ns: int, trade_date: dt.date | None) -> int:
         return 0
     day = trade_date or dt.datetime.now(dt.UTC).date()
     return calendar.timegm(day.timetuple()) * 1_000_000_000
-
-
-async def _in_thread(fn: Callable[..., object], *args: object) -> None:
-    """Run a blocking call in a thread of its own that ends with it (no pool left behind)."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-
-    def run() -> None:
-        try:
-            fn(*args)
-        except BaseException as e:  # re-raised in the awaiting coroutine
-            loop.call_soon_threadsafe(done.set_exception, e)
-        else:
-            loop.call_soon_threadsafe(done.set_result, None)
-
-    thread = threading.Thread(target=run, name="fixsim-blocking", daemon=True)
-    thread.start()
-    try:
-        await done
-    finally:
-        thread.join()
 
 
 class FixSimServer:
@@ -249,7 +228,7 @@ class FixSimServer:
                 await asyncio.wait_for(self._all_out.wait(), self._config.drain_timeout_s)
             acceptor, self._acceptor = self._acceptor, None
             # stop() waits on QuickFIX threads, whose callbacks need this loop: not on it.
-            await _in_thread(acceptor.stop, not self._all_out.is_set())
+            await in_thread(acceptor.stop, not self._all_out.is_set(), name="fixsim-blocking")
             del acceptor
         if self._app is not None:
             self._app.closed = True

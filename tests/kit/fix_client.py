@@ -25,6 +25,7 @@ from typing import Any
 
 import quickfix as fix
 
+from adapters.fix.qfthread import in_thread
 from adapters.fix.wire import FixVersion
 from adapters.sim.exchange import Exchange, Instrument
 from engine.events import Side
@@ -124,27 +125,6 @@ def write_initiator_cfg(
         ]
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run a blocking call in a fresh thread that ends with it (no executor left behind)."""
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[Any] = loop.create_future()
-
-    def run() -> None:
-        try:
-            result = fn(*args)
-        except BaseException as e:  # hand any failure to the awaiting coroutine
-            loop.call_soon_threadsafe(done.set_exception, e)
-        else:
-            loop.call_soon_threadsafe(done.set_result, result)
-
-    t = threading.Thread(target=run, name="fix-kit-blocking", daemon=True)
-    t.start()
-    try:
-        return await done
-    finally:
-        t.join()
 
 
 class StaticMarket:
