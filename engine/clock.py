@@ -16,6 +16,7 @@ Timer callbacks run on the loop thread (or inside ``advance_to``) and must not b
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import heapq
 import itertools
@@ -89,7 +90,7 @@ class SimClock:
         self._now = ts_ns
 
 
-class _LoopClock:
+class _LoopClock(abc.ABC):
     """Timers on the running asyncio loop, for clocks that follow the wall."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
@@ -101,8 +102,8 @@ class _LoopClock:
             self._loop = asyncio.get_running_loop()
         return self._loop
 
-    def now_ns(self) -> int:  # pragma: no cover - overridden
-        raise NotImplementedError
+    @abc.abstractmethod
+    def now_ns(self) -> int: ...
 
     def _wall_delay_s(self, ts_ns: int) -> float:
         return max(ts_ns - self.now_ns(), 0) / NS

@@ -162,6 +162,7 @@ class Daemon:
         """Start, serve until SIGTERM/SIGINT or :meth:`stop`, drain, shut down."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
+            # Signal handlers need a Unix loop in the main thread; elsewhere the caller stops us.
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._stop.set)
         await self.start()

@@ -40,6 +40,8 @@ from engine.events import (
     Side,
     StatusRequest,
     VenueEvent,
+    refused_report,
+    unknown_order_status,
 )
 from engine.executor import ParentExecutor, volume_forecast
 from engine.market_state import SymbolMarket
@@ -476,25 +478,16 @@ class Engine:
             self.submit(order)
         except ParentRejected as rej:
             log.warning("parent rejected", cl_ord_id=order.cl_ord_id, reason=rej.text)
-            report = ExecutionReport(
+            now = self.clock.now_ns()
+            report = refused_report(
                 exec_id=self._exec_id(),
                 cl_ord_id=order.cl_ord_id,
-                orig_cl_ord_id=None,
-                venue_order_id="NONE",
-                exec_type=ExecType.REJECTED,
-                ord_status=OrdStatus.REJECTED,
                 symbol=order.symbol,
                 side=order.side,
+                ts=now,
+                text=rej.text,
                 order_qty=max(order.qty, 0),
                 price=order.limit_price,
-                last_qty=0,
-                last_price=None,
-                cum_qty=0,
-                leaves_qty=0,
-                avg_price=0.0,
-                ts_event=self.clock.now_ns(),
-                ts_init=self.clock.now_ns(),
-                text=rej.text,
             )
             self.oms.send_report(order.session, report, rej.reason)
 
@@ -581,25 +574,8 @@ class Engine:
 
     def _reject_unknown(self, session: str, cl_ord_id: str, symbol: str, side: Side) -> None:
         now = self.clock.now_ns()
-        report = ExecutionReport(
-            exec_id=self._exec_id(),
-            cl_ord_id=cl_ord_id,
-            orig_cl_ord_id=None,
-            venue_order_id="NONE",
-            exec_type=ExecType.ORDER_STATUS,
-            ord_status=OrdStatus.REJECTED,
-            symbol=symbol,
-            side=side,
-            order_qty=0,
-            price=None,
-            last_qty=0,
-            last_price=None,
-            cum_qty=0,
-            leaves_qty=0,
-            avg_price=0.0,
-            ts_event=now,
-            ts_init=now,
-            text="unknown order",
+        report = unknown_order_status(
+            StatusRequest(cl_ord_id, symbol, side, now), exec_id=self._exec_id(), ts=now
         )
         self.oms.send_report(session, report, RejectReason.UNKNOWN_ORDER)
 

@@ -46,6 +46,7 @@ __all__ = [
     "order_report",
     "price_from_float",
     "price_to_float",
+    "refused_report",
     "rejected_new_order",
     "unknown_order_status",
 ]
@@ -349,19 +350,31 @@ def order_report(
     )
 
 
-def rejected_new_order(order: NewOrder, *, exec_id: str, reason: str, ts: int) -> ExecutionReport:
-    """The report for a new order a venue refuses: REJECTED, never acknowledged."""
+def refused_report(
+    *,
+    exec_id: str,
+    cl_ord_id: str,
+    symbol: str,
+    side: Side,
+    ts: int,
+    text: str,
+    exec_type: ExecType = ExecType.REJECTED,
+    order_qty: int = 0,
+    price: int | None = None,
+) -> ExecutionReport:
+    """A report about an order that never lived (refused, or unknown): status REJECTED,
+    OrderID ``NONE``, nothing filled or left."""
     return ExecutionReport(
         exec_id=exec_id,
-        cl_ord_id=order.cl_ord_id,
+        cl_ord_id=cl_ord_id,
         orig_cl_ord_id=None,
         venue_order_id="NONE",
-        exec_type=ExecType.REJECTED,
+        exec_type=exec_type,
         ord_status=OrdStatus.REJECTED,
-        symbol=order.symbol,
-        side=order.side,
-        order_qty=order.qty,
-        price=order.price,
+        symbol=symbol,
+        side=side,
+        order_qty=order_qty,
+        price=price,
         last_qty=0,
         last_price=None,
         cum_qty=0,
@@ -369,29 +382,32 @@ def rejected_new_order(order: NewOrder, *, exec_id: str, reason: str, ts: int) -
         avg_price=0.0,
         ts_event=ts,
         ts_init=ts,
+        text=text,
+    )
+
+
+def rejected_new_order(order: NewOrder, *, exec_id: str, reason: str, ts: int) -> ExecutionReport:
+    """The report for a new order a venue refuses: REJECTED, never acknowledged."""
+    return refused_report(
+        exec_id=exec_id,
+        cl_ord_id=order.cl_ord_id,
+        symbol=order.symbol,
+        side=order.side,
+        ts=ts,
         text=reason,
+        order_qty=order.qty,
+        price=order.price,
     )
 
 
 def unknown_order_status(request: StatusRequest, *, exec_id: str, ts: int) -> ExecutionReport:
     """The answer to a status request for an order the venue never saw."""
-    return ExecutionReport(
+    return refused_report(
         exec_id=exec_id,
         cl_ord_id=request.cl_ord_id,
-        orig_cl_ord_id=None,
-        venue_order_id="NONE",
-        exec_type=ExecType.ORDER_STATUS,
-        ord_status=OrdStatus.REJECTED,
         symbol=request.symbol,
         side=request.side,
-        order_qty=0,
-        price=None,
-        last_qty=0,
-        last_price=None,
-        cum_qty=0,
-        leaves_qty=0,
-        avg_price=0.0,
-        ts_event=ts,
-        ts_init=ts,
+        ts=ts,
         text="unknown order",
+        exec_type=ExecType.ORDER_STATUS,
     )
