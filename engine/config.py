@@ -57,6 +57,9 @@ class EngineConfig(_Strict):
         5.0, ge=0, description="time a cancel may take; the cap keeps volume for ttl + this"
     )
     ack_timeout_s: float = Field(5.0, gt=0, description="no answer by then: state unknown")
+    final_push_s: float = Field(
+        60.0, ge=0, description="before the end time: what is left goes out marketable"
+    )
     drift_replan: float = Field(
         0.05, gt=0, le=1, description="re-plan when off plan by this fraction of the parent"
     )

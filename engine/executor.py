@@ -25,7 +25,7 @@ import math
 import random
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -118,6 +118,16 @@ def volume_forecast(
         bins = np.clip((mids / session * _PROFILE_BINS).astype(int), 0, _PROFILE_BINS - 1)
         out[k] = float(np.sum(rate[bins]) * (t1 - t0) / 8)
     return np.maximum(out, 1.0)
+
+
+class _Lines(NamedTuple):
+    bucket: int
+    bucket_end: int
+    must: float  # shares that must be done by now
+    may: float  # shares the current bucket allows
+    target: float  # the current bucket's target
+    done: int
+    final: bool  # the last stretch before the end time
 
 
 class ParentExecutor:
@@ -342,13 +352,10 @@ class ParentExecutor:
         plan_ = self.plan
         if plan_ is None:
             return
-        k = plan_.bucket_at(now)
-        bucket_start = plan_.start_ns + k * plan_.bucket_ns
-        prev = plan_.cum_targets[k - 1] if k > 0 else 0
-        target_k = plan_.cum_targets[k] - prev
-        done = self.filled - plan_.filled_at_start
-        drift = abs(done - prev) / self.qty
-        if k > 0 and drift > self.ctx.cfg.drift_replan and now > plan_.start_ns:
+        lines = self._lines(plan_, now)
+        prev = plan_.cum_targets[lines.bucket - 1] if lines.bucket > 0 else 0
+        drift = abs(lines.done - prev) / self.qty
+        if lines.bucket > 0 and drift > self.ctx.cfg.drift_replan and now > plan_.start_ns:
             self._replan(now, f"off plan by {drift:.1%}")
             return self.decide(now)
 
@@ -358,31 +365,23 @@ class ParentExecutor:
             return
         if now < self._next_child_ns:
             return
-        policy = self._policy()
-        elapsed = (now - bucket_start) / plan_.bucket_ns
-        passive = policy.passive_fraction if self.strategy == "adaptive" else self._passive()
-        must = prev + must_fraction(elapsed, passive) * target_k
-        may = plan_.cum_targets[k] - done
-        behind = int(must - done)
         view = self._view()
         if view is None:
             return
         intent = choose_child(
             side=self.side,
-            may=int(may),
-            behind=behind,
-            bucket_target=int(target_k),
+            may=int(lines.may - lines.done),
+            behind=int(lines.must - lines.done),
+            bucket_target=int(lines.target),
             market=view,
-            policy=policy,
+            policy=self._policy(),
             cfg=self._tactics,
             rng=self.rng,
             limit_price=self.limit_price,
+            urgent=lines.final,
         )
         if intent is not None:
-            self._send(now, intent, bucket_end=bucket_start + plan_.bucket_ns)
-
-    def _passive(self) -> float:
-        return self.ctx.cfg.passive_fraction
+            self._send(now, intent, bucket_end=lines.bucket_end)
 
     def _policy(self) -> Policy:
         st = self.detector.state
@@ -494,21 +493,40 @@ class ParentExecutor:
                 why = "stale" if stale else "off the touch" if off else "behind plan"
                 self.cancel_child(now, child, why)
 
+    def _lines(self, plan_: PlanState, now: int) -> _Lines:
+        """Where the plan says this parent should be now (shares since the plan's start).
+
+        In the last ``final_push_s`` before the end time (at most one bucket) the must line is
+        the whole remainder: what is left goes out marketable, within the cap, rather than
+        resting until the deadline ends the parent short.
+        """
+        k = plan_.bucket_at(now)
+        bucket_start = plan_.start_ns + k * plan_.bucket_ns
+        prev = plan_.cum_targets[k - 1] if k > 0 else 0
+        target = plan_.cum_targets[k] - prev
+        done = self.filled - plan_.filled_at_start
+        cfg = self.ctx.cfg
+        push = round(min(cfg.final_push_s, cfg.bucket_s) * NS)
+        if now >= self.end_ns - push:
+            total = plan_.cum_targets[-1]
+            return _Lines(k, bucket_start + plan_.bucket_ns, total, total, target, done, True)
+        elapsed = (now - bucket_start) / plan_.bucket_ns
+        passive = (
+            self._policy().passive_fraction
+            if self.strategy == "adaptive"
+            else (cfg.passive_fraction)
+        )
+        must = prev + must_fraction(elapsed, passive) * target
+        may = plan_.cum_targets[k]
+        return _Lines(k, bucket_start + plan_.bucket_ns, must, may, target, done, False)
+
     def _behind_now(self, now: int) -> bool:
         plan_ = self.plan
         if plan_ is None:
             return False
-        k = plan_.bucket_at(now)
-        prev = plan_.cum_targets[k - 1] if k > 0 else 0
-        target_k = plan_.cum_targets[k] - prev
-        elapsed = (now - plan_.start_ns - k * plan_.bucket_ns) / plan_.bucket_ns
-        passive = (
-            self._policy().passive_fraction if self.strategy == "adaptive" else self._passive()
-        )
-        must = prev + must_fraction(elapsed, passive) * target_k
-        done = self.filled - plan_.filled_at_start
-        tolerance = max(self.lot, 0.1 * target_k)
-        return must - done > tolerance
+        lines = self._lines(plan_, now)
+        tolerance = self.lot - 1 if lines.final else max(self.lot, 0.1 * lines.target)
+        return lines.must - lines.done > tolerance
 
     def cancel_child(self, now: int, child: ChildOrder, why: str) -> None:
         if child.state.final or child.state is ChildState.PENDING_CANCEL:

@@ -85,14 +85,20 @@ def choose_child(
     cfg: TacticsConfig,
     rng: random.Random,
     limit_price: int | None = None,
+    urgent: bool = False,
 ) -> ChildIntent | None:
     """The next child, or ``None`` when there is nothing sensible to send.
 
     ``may``: shares the bucket still allows (whole target less filled); ``behind``: shares
-    behind the must line. Both are already net of working children.
+    behind the must line. Both are already net of working children. ``urgent``: the deadline
+    is close, so every whole lot behind goes out marketable (no tolerance).
     """
     lot = market.lot
-    tolerance = max(cfg.min_child_lots * lot, cfg.behind_tolerance * bucket_target)
+    tolerance = (
+        cfg.min_child_lots * lot - 1
+        if urgent
+        else max(cfg.min_child_lots * lot, cfg.behind_tolerance * bucket_target)
+    )
     near, far = (market.ask, market.bid) if side is Side.SELL else (market.bid, market.ask)
     near_depth, far_depth = (
         (market.ask_depth, market.bid_depth)

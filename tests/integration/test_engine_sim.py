@@ -270,3 +270,16 @@ def test_global_halt_refuses_new_parents() -> None:
     s.engine.halt()
     s.engine.on_parent_command(_order(s))
     assert s.oms.rejects[0][1] is RejectReason.EXCHANGE_CLOSED
+
+
+@pytest.mark.parametrize("strategy", ["pov", "adaptive", "twap"])
+@pytest.mark.parametrize("seed", [3, 5, 7])
+def test_a_parent_feasible_under_the_cap_fills_before_its_end_time(
+    strategy: str, seed: int
+) -> None:
+    # The last lots must not rest passively until the deadline ends the parent short.
+    s = _session(seed)
+    p = s.engine.submit(_order(s, strategy=strategy, qty=30_000))
+    s.run_for(1300)
+    assert p.state is ParentState.FILLED, (p.state, p.qty - p.filled)
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
