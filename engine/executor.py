@@ -180,7 +180,7 @@ class ParentExecutor:
         self.lot = sym.lot
         self.bucket_ns = round(ctx.cfg.bucket_s * NS)
         self._tactics = TacticsConfig(collar_ticks=ctx.cfg.collar_ticks)
-        self._timers: list[Timer] = []
+        self._bucket_timer: Timer | None = None
         self._next_child_ns = 0
         self._finished = False
         self.ended_reason = ""
@@ -280,10 +280,14 @@ class ParentExecutor:
         )
         self.plans.append(self.plan)
         self.ctx.note(self, "plan", strategy=used, reason=reason, periods=periods, sigma=sigma)
-        # Re-plan at the next bucket boundary.
+        # Re-plan at the next bucket boundary of this plan; an earlier plan's timer goes, or
+        # each re-plan would leave one behind and boundaries would be planned several times.
+        if self._bucket_timer is not None:
+            self._bucket_timer.cancel()
+            self._bucket_timer = None
         t = now + bucket_ns
         if t < self.end_ns:
-            self._timers.append(self.ctx.clock.call_at(t, self._on_bucket))
+            self._bucket_timer = self.ctx.clock.call_at(t, self._on_bucket)
 
     def _plan_trades(
         self,
@@ -583,9 +587,9 @@ class ParentExecutor:
 
     def _finish(self) -> None:
         self._finished = True
-        for t in self._timers:
-            t.cancel()
-        self._timers.clear()
+        if self._bucket_timer is not None:
+            self._bucket_timer.cancel()
+            self._bucket_timer = None
         self.ctx.parent_finished(self)
 
     def record_complete(self) -> None:
