@@ -168,6 +168,7 @@ class ParentExecutor:
         self.filled = 0
         self.notional = 0.0  # price units x shares
         self.children: dict[str, ChildOrder] = {}
+        self._live: list[ChildOrder] = []  # children not yet seen final (see live_children)
         self.fills: deque[tuple[int, int]] = deque()  # (ts, qty) within the cap window
         self.market_volume_at_start = market.total_volume
         self.arrival_mid = market.mid
@@ -199,11 +200,14 @@ class ParentExecutor:
     @property
     def working(self) -> int:
         """Shares that may still fill: the leaves of every child not known to be final."""
-        return sum(c.leaves for c in self.children.values())
+        return sum(c.leaves for c in self.live_children)
 
     @property
     def live_children(self) -> list[ChildOrder]:
-        return [c for c in self.children.values() if not c.state.final]
+        # Read on every market event: only the few children sent since the last look are
+        # scanned, not every child the parent ever had.
+        self._live = [c for c in self._live if not c.state.final]
+        return list(self._live)  # a copy: callers may send or cancel while iterating
 
     @property
     def avg_price(self) -> float:
@@ -452,6 +456,7 @@ class ParentExecutor:
         )
         child = ChildOrder(order, self.id, sent_ns=now, reason=intent.why)
         self.children[order.cl_ord_id] = child
+        self._live.append(child)
         self.ctx.send_child(self, child)
         clock = self.ctx.clock
         clock.call_at(now + round(cfg.ack_timeout_s * NS), lambda: self._check_ack(child))
