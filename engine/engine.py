@@ -64,7 +64,7 @@ from engine.parent_events import (
 )
 from engine.ports import VenuePort
 from engine.regime_feed import RegimeFeed
-from risk.gate import Verdict
+from risk.gate import Action, Verdict
 from strategies.regime import RegimeDetector
 
 __all__ = ["Engine", "OmsOut", "ParentRejected"]
@@ -182,7 +182,7 @@ class Engine:
 
     def on_verdicts(self, parent: ParentExecutor, verdicts: list[Verdict]) -> None:
         kept = self.verdicts.setdefault(parent.id, [])
-        kept.extend(v for v in verdicts if v.action.value != "approve")
+        kept.extend(v for v in verdicts if v.action is not Action.APPROVE)
 
     def parent_finished(self, parent: ParentExecutor) -> None:
         exec_type = {

@@ -30,6 +30,7 @@ from engine.config import EngineConfig, SymbolConfig
 from engine.daemon import Daemon, DaemonConfig, OmsSettings, VenueSettings
 from engine.engine import Engine
 from engine.events import PRICE_SCALE, ExecType, MarketEvent, OrdStatus, Trade
+from engine.orders import ParentState
 from engine.parent_events import ParentOrder
 from engine.plotting import plot_paper
 from engine.posttrade import summarise
@@ -214,7 +215,7 @@ async def _trade(
         plot_paper(opts.chart, parent, fills, tape, summary)
         _say(opts, f"  chart            {opts.chart}")
     ok = (
-        parent.state.value == "filled"
+        parent.state is ParentState.FILLED
         and oms_cum == parent.filled
         and summary.max_window_participation <= parent.cap + 1e-9
     )
