@@ -17,10 +17,11 @@ drop a fill.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -149,6 +150,7 @@ class Engine:
         self.verdicts: dict[str, list[Verdict]] = {}
         self.venue_up = True
         self.halted = False
+        self._held_notes: list[tuple[ParentExecutor, str, str, dict[str, object]]] | None = None
         venue.connect(self.on_venue_event)
 
     # --- EngineContext (used by the executors) -------------------------------------------------
@@ -158,6 +160,10 @@ class Engine:
 
     def send_child(self, parent: ParentExecutor, child: ChildOrder) -> None:
         self._children[child.cl_ord_id] = child
+        if not self.venue_up:
+            child.apply(ChildEvent.LOST)  # resolved by status request once the venue is back
+        # Handed over first, logged after: the log line is not on the decision's critical path.
+        self.venue.submit(child.order)
         self.note(
             parent,
             "child",
@@ -167,9 +173,6 @@ class Engine:
             tif=child.order.tif.value,
             why=child.reason,
         )
-        if not self.venue_up:
-            child.apply(ChildEvent.LOST)  # resolved by status request once the venue is back
-        self.venue.submit(child.order)
 
     def send_cancel(self, parent: ParentExecutor, request: CancelOrder) -> None:
         child = self._children[request.orig_cl_ord_id]
@@ -199,9 +202,32 @@ class Engine:
         self.note(parent, "finished", state=parent.state.value, filled=parent.filled)
 
     def note(self, parent: ParentExecutor, event: str, **fields: object) -> None:
-        log.info(event, parent=parent.id, cl_ord_id=parent.cl_ord_id, **fields)
+        if self._held_notes is not None:
+            self._held_notes.append((parent, event, parent.cl_ord_id, fields))
+            return
+        self._emit_note(parent, event, parent.cl_ord_id, fields)
+
+    def _emit_note(
+        self, parent: ParentExecutor, event: str, cl_ord_id: str, fields: dict[str, object]
+    ) -> None:
+        log.info(event, parent=parent.id, cl_ord_id=cl_ord_id, **fields)
         if self.on_note is not None:
             self.on_note(parent, event, fields)
+
+    @contextlib.contextmanager
+    def _notes_after(self) -> Iterator[None]:
+        """Hold the log lines (and note hooks) of one input's handling until it is done: the
+        decisions it leads to reach the venue first, the lines follow in their order."""
+        if self._held_notes is not None:  # nested (a synchronous venue): the outer one writes
+            yield
+            return
+        self._held_notes = held = []
+        try:
+            yield
+        finally:
+            self._held_notes = None
+            for parent, event, cl_ord_id, fields in held:
+                self._emit_note(parent, event, cl_ord_id, fields)
 
     # --- inputs: market data --------------------------------------------------------------------
 
@@ -227,8 +253,9 @@ class Engine:
                     ask[0] / PRICE_SCALE,
                     ask[1],
                 )
-        for parent in list(sym.parents):
-            parent.decide(now)
+        with self._notes_after():
+            for parent in list(sym.parents):
+                parent.decide(now)
 
     # --- inputs: the venue ----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ its own timers (bucket boundaries, a resting child's time to live, the deadline)
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections import deque
@@ -104,20 +105,30 @@ class PlanState:
 def volume_forecast(
     sym: SymbolConfig, start_ns: int, bucket_ns: int, periods: int, scale: float
 ) -> np.ndarray:
-    """Expected market volume per bucket from the U-shaped profile x daily volume x ``scale``."""
+    """Expected market volume per bucket from the U-shaped profile x daily volume x ``scale``:
+    the exact integral of the piecewise-constant one-minute rate over each bucket (outside the
+    session, the nearest minute's rate)."""
     session = sym.session_close_s - sym.session_open_s
-    profile = u_shape(_PROFILE_BINS, sym.daily_volume * scale)
-    rate = profile / (session / _PROFILE_BINS)  # shares per second in each bin
-    out = np.empty(periods)
-    for k in range(periods):
-        t0 = (start_ns + k * bucket_ns) / NS % 86_400 - sym.session_open_s
-        t1 = t0 + bucket_ns / NS
-        # Integrate the piecewise-constant rate; outside the session use the nearest bin.
-        edges = np.linspace(t0, t1, 9)
-        mids = 0.5 * (edges[:-1] + edges[1:])
-        bins = np.clip((mids / session * _PROFILE_BINS).astype(int), 0, _PROFILE_BINS - 1)
-        out[k] = float(np.sum(rate[bins]) * (t1 - t0) / 8)
+    rate, cum = _profile(sym.daily_volume, session)
+    t0 = start_ns / NS % 86_400 - sym.session_open_s
+    edges = t0 + np.arange(periods + 1) * (bucket_ns / NS)
+    inside = np.interp(edges, np.linspace(0.0, session, _PROFILE_BINS + 1), cum)
+    below = np.minimum(edges, 0.0) * rate[0]  # before the open, at the first minute's rate
+    above = np.maximum(edges - session, 0.0) * rate[-1]  # after the close, at the last's
+    out = np.diff(inside + below + above) * scale
     return np.maximum(out, 1.0)
+
+
+@functools.lru_cache(maxsize=256)
+def _profile(daily_volume: float, session_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-second rate of each one-minute bin and the cumulative volume at the bin edges.
+    Cached: every re-plan of every parent of a symbol asks for the same profile."""
+    per_bin = u_shape(_PROFILE_BINS, daily_volume)
+    rate = per_bin / (session_s / _PROFILE_BINS)
+    cum = np.concatenate(([0.0], np.cumsum(per_bin)))
+    rate.flags.writeable = False
+    cum.flags.writeable = False
+    return rate, cum
 
 
 class _Lines(NamedTuple):
@@ -183,6 +194,8 @@ class ParentExecutor:
         self._tactics = TacticsConfig(collar_ticks=ctx.cfg.collar_ticks)
         self._bucket_timer: Timer | None = None
         self._next_child_ns = 0
+        self._view_at = -1  # the market version _view_cache was built from
+        self._view_cache: MarketView | None = None
         self._finished = False
         self.ended_reason = ""
 
@@ -396,18 +409,23 @@ class ParentExecutor:
         return st.policy if st is not None else DEFAULT_POLICIES[Regime.LV]
 
     def _view(self) -> MarketView | None:
-        bid, ask = self.market.best(Side.BUY), self.market.best(Side.SELL)
-        if bid is None and ask is None:
-            return None
-        levels = self._tactics.depth_levels
-        return MarketView(
-            bid=None if bid is None else bid[0],
-            ask=None if ask is None else ask[0],
-            bid_depth=self.market.depth(Side.BUY, levels),
-            ask_depth=self.market.depth(Side.SELL, levels),
-            tick=self.tick,
-            lot=self.lot,
-        )
+        market = self.market
+        if self._view_at == market.version:
+            return self._view_cache
+        bid, ask = market.best(Side.BUY), market.best(Side.SELL)
+        view = None
+        if bid is not None or ask is not None:
+            levels = self._tactics.depth_levels
+            view = MarketView(
+                bid=None if bid is None else bid[0],
+                ask=None if ask is None else ask[0],
+                bid_depth=market.depth(Side.BUY, levels),
+                ask_depth=market.depth(Side.SELL, levels),
+                tick=self.tick,
+                lot=self.lot,
+            )
+        self._view_at, self._view_cache = market.version, view
+        return view
 
     def _gate_view(self, now: int, life_ns: int) -> GateView:
         cfg = self.ctx.cfg

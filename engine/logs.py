@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 __all__ = ["configure_logging"]
 
 
-def configure_logging(level: str = "info") -> None:
-    """JSON lines on stderr at ``level`` and above, ISO-8601 UTC timestamps."""
+def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
+    """JSON lines on ``stream`` (stderr by default) at ``level`` and above, ISO-8601 UTC
+    timestamps."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -24,6 +26,6 @@ def configure_logging(level: str = "info") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=False,
     )

@@ -42,11 +42,17 @@ class SymbolMarket:
         self.halted = False
         self.halt_reason = ""
         self.stale = False
+        # Every parent of the symbol reads the top of book after every event: it is computed
+        # once per event (``version`` counts events) and cached until the next.
+        self.version = 0
+        self._cached_at = -1
+        self._cache: dict[object, object] = {}
 
     # --- inputs ----------------------------------------------------------------------------------
 
     def on_event(self, event: MarketEvent, now_ns: int) -> None:
         self.last_event_ns = now_ns
+        self.version += 1
         if isinstance(event, Trade):
             self._on_trade(event.ts_event, event.size, event.price)
         elif isinstance(event, BookUpdate):
@@ -90,19 +96,35 @@ class SymbolMarket:
 
     # --- queries ---------------------------------------------------------------------------------
 
+    def _cached(self) -> dict[object, object]:
+        if self._cached_at != self.version:
+            self._cache.clear()
+            self._cached_at = self.version
+        return self._cache
+
     def best(self, side: Side) -> tuple[int, int] | None:
         """Best price and size on ``side`` (BUY = bids), or ``None`` if empty."""
+        cache = self._cached()
+        if side in cache:
+            return cache[side]  # type: ignore[return-value]
         levels = self._levels[side]
         if not levels:
-            return None
-        price = max(levels) if side is Side.BUY else min(levels)
-        return price, levels[price]
+            top = None
+        else:
+            price = max(levels) if side is Side.BUY else min(levels)
+            top = price, levels[price]
+        cache[side] = top
+        return top
 
     def depth(self, side: Side, levels: int) -> int:
         """Displayed shares on ``side`` over its best ``levels`` levels."""
-        book = self._levels[side]
-        prices = sorted(book, reverse=side is Side.BUY)[:levels]
-        return sum(book[p] for p in prices)
+        cache = self._cached()
+        key = (side, levels)
+        if key not in cache:
+            book = self._levels[side]
+            prices = sorted(book, reverse=side is Side.BUY)[:levels]
+            cache[key] = sum(book[p] for p in prices)
+        return cache[key]  # type: ignore[return-value]
 
     @property
     def mid(self) -> float | None:

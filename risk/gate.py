@@ -80,12 +80,13 @@ class GateView:
 Check = Callable[[GateView, int], Verdict]
 
 
-def _clip(name: str, qty: int, allowed: int, reason: str, text: str) -> Verdict:
+def _clip(name: str, qty: int, allowed: int, reason: str, text: Callable[[], str]) -> Verdict:
+    # The text is built only for a clip or a denial: approvals are the hot path.
     if allowed >= qty:
         return Verdict(name, Action.APPROVE, qty)
     if allowed <= 0:
-        return Verdict(name, Action.DENY, 0, reason, text)
-    return Verdict(name, Action.CLIP, allowed, reason, text)
+        return Verdict(name, Action.DENY, 0, reason, text())
+    return Verdict(name, Action.CLIP, allowed, reason, text())
 
 
 def check_no_overfill(v: GateView, qty: int) -> Verdict:
@@ -95,7 +96,10 @@ def check_no_overfill(v: GateView, qty: int) -> Verdict:
         qty,
         room,
         "overfill",
-        f"filled {v.filled} + working {v.working} + {qty} would exceed the parent's {v.parent_qty}",
+        lambda: (
+            f"filled {v.filled} + working {v.working} + {qty} would exceed the parent's "
+            f"{v.parent_qty}"
+        ),
     )
 
 
@@ -119,8 +123,10 @@ def check_participation(v: GateView, qty: int) -> Verdict:
         qty,
         allowed,
         "cap",
-        f"{qty} more would take participation over the {v.cap:.1%} cap "
-        f"(ours {v.ours_window}, working {v.working}, market {v.market_window_kept} in window)",
+        lambda: (
+            f"{qty} more would take participation over the {v.cap:.1%} cap "
+            f"(ours {v.ours_window}, working {v.working}, market {v.market_window_kept} in window)"
+        ),
     )
 
 
