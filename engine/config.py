@@ -73,6 +73,11 @@ class EngineConfig(_Strict):
         1.0, gt=0, description="reject a parent needing more than margin x cap x forecast"
     )
     drain_timeout_s: float = Field(10.0, ge=0)
+    finished_retention_s: float = Field(
+        86_400.0,
+        gt=0,
+        description="a finished parent stays queryable (REST, status, duplicate ClOrdID) this long",
+    )
     drain_action: Literal["cancel", "leave"] = "cancel"
 
     @field_validator("symbols")

@@ -68,11 +68,12 @@ from engine.regime_feed import RegimeFeed
 from risk.gate import Action, Verdict
 from strategies.regime import RegimeDetector
 
-__all__ = ["Engine", "OmsOut", "ParentRejected"]
+__all__ = ["VERDICTS_KEPT", "Engine", "OmsOut", "ParentRejected"]
 
 log = structlog.get_logger("unwind.engine")
 
 _REMEMBERED_EXEC_IDS = 200_000
+VERDICTS_KEPT = 100  # latest gate non-approvals kept per parent
 _PARENT_STATUS = {
     ParentState.PENDING_NEW: OrdStatus.PENDING_NEW,
     ParentState.NEW: OrdStatus.NEW,
@@ -142,12 +143,12 @@ class Engine:
         self._by_clordid: dict[str, ParentExecutor] = {}  # OMS ClOrdIDs (all of them)
         self._children: dict[str, ChildOrder] = {}  # child and cancel ClOrdIDs
         self._parent_seq = itertools.count(1)
-        self._child_seq: dict[str, itertools.count[int]] = {}
         self._exec_seq = itertools.count(1)
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
         self.reports: dict[str, list[ExecutionReport]] = {}
-        self.verdicts: dict[str, list[Verdict]] = {}
+        self.verdicts: dict[str, deque[Verdict]] = {}  # the latest non-approvals per parent
+        self.verdict_counts: dict[str, int] = {}  # all non-approvals per parent
         self.venue_up = True
         self.halted = False
         self._held_notes: list[tuple[ParentExecutor, str, str, dict[str, object]]] | None = None
@@ -156,7 +157,8 @@ class Engine:
     # --- EngineContext (used by the executors) -------------------------------------------------
 
     def new_child_id(self, parent: ParentExecutor) -> str:
-        return f"{parent.id}-{next(self._child_seq[parent.id])}"
+        parent.ids_issued += 1
+        return f"{parent.id}-{parent.ids_issued}"
 
     def send_child(self, parent: ParentExecutor, child: ChildOrder) -> None:
         self._children[child.cl_ord_id] = child
@@ -184,8 +186,15 @@ class Engine:
             self.venue.request_status(request)
 
     def on_verdicts(self, parent: ParentExecutor, verdicts: list[Verdict]) -> None:
-        kept = self.verdicts.setdefault(parent.id, [])
-        kept.extend(v for v in verdicts if v.action is not Action.APPROVE)
+        # A parent held back by the cap is denied on every market event: the latest few are
+        # kept for people, all are counted.
+        for v in verdicts:
+            if v.action is not Action.APPROVE:
+                kept = self.verdicts.get(parent.id)
+                if kept is None:
+                    kept = self.verdicts[parent.id] = deque(maxlen=VERDICTS_KEPT)
+                kept.append(v)
+                self.verdict_counts[parent.id] = self.verdict_counts.get(parent.id, 0) + 1
 
     def parent_finished(self, parent: ParentExecutor) -> None:
         exec_type = {
@@ -200,6 +209,8 @@ class Engine:
         if parent in sym.parents:
             sym.parents.remove(parent)
         self.note(parent, "finished", state=parent.state.value, filled=parent.filled)
+        forget_at = self.clock.now_ns() + round(self.cfg.finished_retention_s * NS)
+        self.clock.call_at(forget_at, lambda: self._forget(parent))
 
     def note(self, parent: ParentExecutor, event: str, **fields: object) -> None:
         if self._held_notes is not None:
@@ -483,9 +494,8 @@ class Engine:
             detector=sym.detector,
             sym=sym_cfg,
         )
-        self._child_seq[pid] = itertools.count(1)
         self.parents[pid] = parent
-        self._by_clordid[order.cl_ord_id] = parent
+        self._index(parent, order.cl_ord_id)
         sym.parents.append(parent)
         parent.accept()
         self._report(parent, ExecType.NEW)
@@ -524,7 +534,7 @@ class Engine:
             return
         parent.transition(ParentEvent.CANCEL_REQUEST)
         if request_id is not None:
-            self._by_clordid[request_id] = parent
+            self._index(parent, request_id)
             parent.cl_ord_id, parent.orig_cl_ord_id = request_id, parent.cl_ord_id
         self._report(parent, ExecType.PENDING_CANCEL)
         parent.decide(self.clock.now_ns())
@@ -582,7 +592,7 @@ class Engine:
             return refuse("ExpireTime (126) has already passed")
         if not 0 < cap <= self.cfg.max_participation:
             return refuse(f"ParticipationRate (849) must be in (0, {self.cfg.max_participation}]")
-        self._by_clordid[cmd.cl_ord_id] = parent
+        self._index(parent, cmd.cl_ord_id)
         orig = parent.cl_ord_id
         parent.cl_ord_id, parent.orig_cl_ord_id = cmd.cl_ord_id, orig
         # A smaller quantity than may already fill: cancel the children first (they are
@@ -642,6 +652,25 @@ class Engine:
 
     def parent_by_clordid(self, cl_ord_id: str) -> ParentExecutor | None:
         return self._by_clordid.get(cl_ord_id)
+
+    def _index(self, parent: ParentExecutor, cl_ord_id: str) -> None:
+        self._by_clordid[cl_ord_id] = parent
+        parent.oms_ids.append(cl_ord_id)
+
+    def _forget(self, parent: ParentExecutor) -> None:
+        """Drop a finished parent's records once its retention has passed: a daemon that runs
+        for weeks holds what is working and what finished recently, not its whole history."""
+        if self.parents.get(parent.id) is not parent:
+            return
+        del self.parents[parent.id]
+        for cl_ord_id in parent.oms_ids:
+            if self._by_clordid.get(cl_ord_id) is parent:
+                del self._by_clordid[cl_ord_id]
+        for n in range(1, parent.ids_issued + 1):  # children and their cancels
+            self._children.pop(f"{parent.id}-{n}", None)
+        self.reports.pop(parent.id, None)
+        self.verdicts.pop(parent.id, None)
+        self.verdict_counts.pop(parent.id, None)
 
     # --- reports ----------------------------------------------------------------------------------
 

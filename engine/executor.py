@@ -163,6 +163,8 @@ class ParentExecutor:
         self.order = order
         self.cl_ord_id = order.cl_ord_id  # the OMS's current ClOrdID (changes on replace)
         self.orig_cl_ord_id: str | None = None
+        self.oms_ids: list[str] = []  # every ClOrdID the OMS has used for this parent
+        self.ids_issued = 0  # child and cancel ClOrdIDs are f"{id}-{n}" for n up to this
         self.qty = order.qty
         self.side = order.side
         self.symbol = order.symbol

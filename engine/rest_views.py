@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.engine import Engine
+from engine.engine import VERDICTS_KEPT, Engine
 from engine.events import PRICE_SCALE
 from engine.executor import ParentExecutor, PlanState
 from engine.orders import ChildOrder
@@ -17,9 +17,9 @@ from strategies.regime import RegimeDetector
 
 __all__ = ["RECENT_VERDICTS", "parent_detail", "parent_summary", "regimes"]
 
-# The gate records a verdict at most decisions a parent makes; a day's worth is too much for one
-# response, and an operator asking "why is it slow" wants the latest.
-RECENT_VERDICTS = 100
+# The gate records a verdict at most decisions a parent makes; the engine keeps the latest (an
+# operator asking "why is it slow" wants those) and counts them all.
+RECENT_VERDICTS = VERDICTS_KEPT
 
 
 def _price(units: float | None) -> float | None:
@@ -88,7 +88,7 @@ def parent_detail(engine: Engine, p: ParentExecutor) -> dict[str, Any]:
     """The body of ``GET /parents/{id}``: plan against actual, children, fills, and the latest
     :data:`RECENT_VERDICTS` of the risk gate's non-approvals (``verdicts_total``: all of them)."""
     now = engine.clock.now_ns()
-    verdicts = engine.verdicts.get(p.id, [])
+    verdicts = list(engine.verdicts.get(p.id, ()))
     fills = sorted(
         (ts, c.cl_ord_id, qty, price)
         for c in p.children.values()
@@ -123,7 +123,7 @@ def parent_detail(engine: Engine, p: ParentExecutor) -> dict[str, Any]:
             }
             for v in verdicts[-RECENT_VERDICTS:]
         ],
-        "verdicts_total": len(verdicts),
+        "verdicts_total": engine.verdict_counts.get(p.id, 0),
     }
 
 

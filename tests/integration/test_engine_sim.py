@@ -283,3 +283,35 @@ def test_a_parent_feasible_under_the_cap_fills_before_its_end_time(
     s.run_for(1300)
     assert p.state is ParentState.FILLED, (p.state, p.qty - p.filled)
     assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+
+def test_a_finished_parent_is_forgotten_after_its_retention_and_only_then() -> None:
+    s = SimSession(MarketConfig(seed=3), CFG.model_copy(update={"finished_retention_s": 600.0}))
+    s.run_for(300)
+    keep = s.engine.submit(_order(s, cl_ord_id="KEEP", end_ns=s.clock.now_ns() + 3000 * NS))
+    gone = s.engine.submit(_order(s, cl_ord_id="GONE", side=Side.BUY))
+    s.run_for(120)
+    s.engine.on_parent_command(
+        ParentCancel(
+            cl_ord_id="GONE-X", orig_cl_ord_id="GONE", symbol="XYZ", side=Side.BUY, ts_init=0
+        )
+    )
+    s.run_for(60)
+    assert gone.state is ParentState.CANCELED and gone.children
+
+    def status(cl_ord_id: str) -> OrdStatus:
+        s.engine.on_parent_command(
+            ParentStatusRequest(cl_ord_id=cl_ord_id, symbol="XYZ", side=Side.BUY, ts_init=0)
+        )
+        return s.oms.reports[-1].ord_status
+
+    s.run_for(500)  # within the retention: still answered, by either of its ClOrdIDs
+    assert status("GONE") is OrdStatus.CANCELED and status("GONE-X") is OrdStatus.CANCELED
+    s.run_for(120)  # past it: forgotten, answered as an unknown order
+    assert status("GONE-X") is OrdStatus.REJECTED and "unknown" in s.oms.reports[-1].text.lower()
+    assert gone.id not in s.engine.parents and gone.id not in s.engine.reports
+    assert not [c for c in s.engine._children if c.startswith(f"{gone.id}-")]
+    # The other parent is untouched and still works.
+    assert s.engine.parents[keep.id] is keep and not keep.state.final
+    assert s.engine.parent_by_clordid("KEEP") is keep
+    assert all(s.engine._children[c] is keep.children[c] for c in keep.children)
