@@ -17,11 +17,10 @@ drop a fill.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,8 +37,10 @@ from engine.events import (
     ExecutionReport,
     MarketEvent,
     OrdStatus,
+    Quote,
     Side,
     StatusRequest,
+    Trade,
     VenueEvent,
     refused_report,
     unknown_order_status,
@@ -225,20 +226,20 @@ class Engine:
         if self.on_note is not None:
             self.on_note(parent, event, fields)
 
-    @contextlib.contextmanager
-    def _notes_after(self) -> Iterator[None]:
-        """Hold the log lines (and note hooks) of one input's handling until it is done: the
-        decisions it leads to reach the venue first, the lines follow in their order."""
-        if self._held_notes is not None:  # nested (a synchronous venue): the outer one writes
-            yield
-            return
-        self._held_notes = held = []
-        try:
-            yield
-        finally:
-            self._held_notes = None
-            for parent, event, cl_ord_id, fields in held:
-                self._emit_note(parent, event, cl_ord_id, fields)
+    def _hold_notes(self) -> bool:
+        """Hold the log lines (and note hooks) of one input's handling until it is done (then
+        :meth:`_release_notes`): the decisions it leads to reach the venue first, the lines
+        follow in their order. Returns ``False`` when already holding (a synchronous venue
+        nests inputs): the outer handling releases."""
+        if self._held_notes is not None:
+            return False
+        self._held_notes = []
+        return True
+
+    def _release_notes(self) -> None:
+        held, self._held_notes = self._held_notes or [], None
+        for parent, event, cl_ord_id, fields in held:
+            self._emit_note(parent, event, cl_ord_id, fields)
 
     # --- inputs: market data --------------------------------------------------------------------
 
@@ -264,9 +265,17 @@ class Engine:
                     ask[0] / PRICE_SCALE,
                     ask[1],
                 )
-        with self._notes_after():
-            for parent in list(sym.parents):
-                parent.decide(now)
+        outer = self._hold_notes()
+        try:
+            if isinstance(event, (BookUpdate, Trade, Quote)):
+                for parent in list(sym.parents):
+                    parent.on_market(now)  # decides only if the event can matter to it
+            else:  # a snapshot or a trading status: everyone looks again
+                for parent in list(sym.parents):
+                    parent.decide(now)
+        finally:
+            if outer:
+                self._release_notes()
 
     # --- inputs: the venue ----------------------------------------------------------------------
 

@@ -119,6 +119,13 @@ def volume_forecast(
     return np.maximum(out, 1.0)
 
 
+@functools.lru_cache(maxsize=1024)
+def _linear_impact(eta: float, gamma: float, epsilon: float) -> LinearImpact:
+    # Immutable and validated on construction (tens of microseconds): one per symbol and
+    # regime multiplier, not one per re-plan.
+    return LinearImpact(eta=eta, gamma=gamma, epsilon=epsilon)
+
+
 @functools.lru_cache(maxsize=256)
 def _profile(daily_volume: float, session_s: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-second rate of each one-minute bin and the cumulative volume at the bin edges.
@@ -129,6 +136,19 @@ def _profile(daily_volume: float, session_s: float) -> tuple[np.ndarray, np.ndar
     rate.flags.writeable = False
     cum.flags.writeable = False
     return rate, cum
+
+
+_NEVER = 2**63 - 1
+_RESTING = (ChildState.NEW, ChildState.PARTIALLY_FILLED)
+
+
+class _Wake(NamedTuple):
+    """What must happen before a market event can change this parent's decision."""
+
+    until_ns: int  # this time is reached
+    regime: Regime | None  # the symbol's regime changes from this
+    volume: int | None  # the symbol's traded volume moves from this (None: does not matter)
+    touch: int | None  # a best price moves from this touch version (None: ditto)
 
 
 class _Lines(NamedTuple):
@@ -197,6 +217,7 @@ class ParentExecutor:
         self._bucket_timer: Timer | None = None
         self._next_child_ns = 0
         self._view_at = -1  # the market version _view_cache was built from
+        self._wake: _Wake | None = None  # what a market event must change to matter (on_market)
         self._view_cache: MarketView | None = None
         self._finished = False
         self.ended_reason = ""
@@ -275,9 +296,7 @@ class ParentExecutor:
         adaptive = self.strategy == "adaptive"
         impact_mult = policy.impact_mult if adaptive else 1.0
         risk = self.risk_aversion * (policy.risk_aversion_mult if adaptive else 1.0)
-        model = LinearImpact(
-            eta=self.sym.eta * impact_mult, gamma=self.sym.gamma, epsilon=self.sym.epsilon
-        )
+        model = _linear_impact(self.sym.eta * impact_mult, self.sym.gamma, self.sym.epsilon)
         expected = self._expected_volume_so_far(now)
         traded = self.market.total_volume - self.market_volume_at_start
         scale = min(max(traded / expected, 0.25), 4.0) if expected > 1000 else 1.0
@@ -359,15 +378,43 @@ class ParentExecutor:
 
     # --- deciding -----------------------------------------------------------------------------
 
+    def on_market(self, now: int) -> None:
+        """A book change or a print on this parent's symbol: decide again only if it can change
+        what to do. Every path of :meth:`decide` leaves a :class:`_Wake` saying what could:
+        the time (the must line reaching the tolerance, a child's jitter gap), a regime change,
+        a print (when the cap held the parent back) or a move of either best price. Anything
+        else wakes the parent directly: venue reports, timers, operator commands."""
+        w = self._wake
+        quiet = (
+            w is not None
+            and now < w.until_ns
+            and self.regime is w.regime
+            and (w.volume is None or self.market.total_volume == w.volume)
+            and (w.touch is None or self.market.touch_version == w.touch)
+        )
+        if not quiet:
+            self.decide(now)
+
+    def _sleep(self, until_ns: int, *, volume: bool = False, touch: bool = False) -> None:
+        self._wake = _Wake(
+            until_ns,
+            self.regime,
+            self.market.total_volume if volume else None,
+            self.market.touch_version if touch else None,
+        )
+
     def decide(self, now: int) -> None:
         """Look at the parent and act: end it, cancel what is stale, or send the next child."""
+        self._wake = None  # a path that sets none is woken by every market event
         if self.state.final or self.state is ParentState.PENDING_NEW:
             return
         if self.state is ParentState.PENDING_CANCEL or now >= self.end_ns:
             self._wind_down(now)
             return
-        if now < self.start_ns or self.halted or self.market.halted:
-            return
+        if now < self.start_ns:
+            return self._sleep(self.start_ns)
+        if self.halted or self.market.halted:
+            return self._sleep(_NEVER)  # resumed by the operator or a TradingStatus event
         if self.plan is None:
             self._replan(now, "start")
         elif self.regime is not self.plan.regime and self.strategy == "adaptive":
@@ -384,13 +431,19 @@ class ParentExecutor:
 
         live = self.live_children
         if live:
-            self._refresh(now, live)
+            if not self._refresh(now, live):
+                # Resting children are looked at again when a best price moves or the plan's
+                # must line gets ahead of them; unconfirmed ones when the venue answers.
+                resting = any(c.state in _RESTING for c in live)
+                self._sleep(self._behind_at(plan_, lines, now) if resting else _NEVER, touch=True)
             return
+        if not self.ctx.venue_up:
+            return self._sleep(_NEVER)  # nothing new into a dead session; woken when it is back
         if now < self._next_child_ns:
-            return
+            return self._sleep(self._next_child_ns)
         view = self._view()
         if view is None:
-            return
+            return self._sleep(_NEVER, touch=True)
         intent = choose_child(
             side=self.side,
             may=int(lines.may - lines.done),
@@ -403,8 +456,12 @@ class ParentExecutor:
             limit_price=self.limit_price,
             urgent=lines.final,
         )
-        if intent is not None:
-            self._send(now, intent, bucket_end=lines.bucket_end)
+        if intent is None:
+            self._sleep(self._behind_at(plan_, lines, now), touch=True)
+        elif not self._send(now, intent, bucket_end=lines.bucket_end):
+            # The gate held it back (the cap): the room moves with the tape, and with the time
+            # as the trailing window slides.
+            self._sleep(min(now + NS, self._behind_at(plan_, lines, now)), volume=True)
 
     def _policy(self) -> Policy:
         st = self.detector.state
@@ -447,7 +504,7 @@ class ParentExecutor:
             market_since_start=self.market.total_volume - self.market_volume_at_start,
         )
 
-    def _send(self, now: int, intent: ChildIntent, *, bucket_end: int) -> None:
+    def _send(self, now: int, intent: ChildIntent, *, bucket_end: int) -> bool:
         cfg = self.ctx.cfg
         ttl = round(cfg.child_ttl_s * NS)
         if intent.marketable:
@@ -459,7 +516,7 @@ class ParentExecutor:
         self.ctx.on_verdicts(self, verdicts)
         qty = qty // self.lot * self.lot
         if qty <= 0:
-            return
+            return False
         display = intent.display_qty
         if display is not None:
             display = min(display, qty)
@@ -486,10 +543,13 @@ class ParentExecutor:
         if jitter > 0:
             gap = jitter * self.rng.random() * cfg.child_ttl_s
             self._next_child_ns = now + round(gap * NS)
+        return True
 
-    def _refresh(self, now: int, live: list[ChildOrder]) -> None:
-        """Cancel a resting child that is stale; wait for anything else to resolve."""
+    def _refresh(self, now: int, live: list[ChildOrder]) -> bool:
+        """Cancel a resting child that is stale; wait for anything else to resolve. Returns
+        whether a cancel went out."""
         cfg = self.ctx.cfg
+        cancelled = False
         for child in live:
             age = now - child.sent_ns
             if child.state in (ChildState.PENDING_NEW, ChildState.UNKNOWN):
@@ -501,6 +561,7 @@ class ParentExecutor:
                 # reconnection settles the child first.
                 if child.order.tif is TimeInForce.DAY and stale and self.ctx.venue_up:
                     self.cancel_child(now, child, "stale, unconfirmed")
+                    cancelled = True
                 continue
             if child.state not in (ChildState.NEW, ChildState.PARTIALLY_FILLED):
                 continue  # already being cancelled: wait for the venue
@@ -521,6 +582,8 @@ class ParentExecutor:
             if stale or off or behind:
                 why = "stale" if stale else "off the touch" if off else "behind plan"
                 self.cancel_child(now, child, why)
+                cancelled = True
+        return cancelled
 
     def _lines(self, plan_: PlanState, now: int) -> _Lines:
         """Where the plan says this parent should be now (shares since the plan's start).
@@ -556,6 +619,42 @@ class ParentExecutor:
         lines = self._lines(plan_, now)
         tolerance = self.lot - 1 if lines.final else max(self.lot, 0.1 * lines.target)
         return lines.must - lines.done > tolerance
+
+    def _behind_at(self, plan_: PlanState, lines: _Lines, now: int) -> int:
+        """The earliest time the must line can get more than the tolerance ahead of what is
+        done (``now`` if it already is): before then, time alone changes no decision. Never
+        later than the bucket's end or the start of the final push."""
+        cfg = self.ctx.cfg
+        push_at = self.end_ns - round(min(cfg.final_push_s, cfg.bucket_s) * NS)
+        horizon = min(lines.bucket_end, push_at) if now < push_at else lines.bucket_end
+        tolerance = (
+            self.lot - 1
+            if lines.final
+            else min(
+                max(self.lot, 0.1 * lines.target),
+                max(
+                    self._tactics.min_child_lots * self.lot,
+                    self._tactics.behind_tolerance * lines.target,
+                ),
+            )
+        )
+        if lines.must - lines.done > tolerance:
+            return now
+        if lines.final or lines.target <= 0:
+            return horizon  # the must line is flat until then
+        passive = (
+            self._policy().passive_fraction if self.strategy == "adaptive" else cfg.passive_fraction
+        )
+        if passive >= 1.0:
+            return horizon
+        k = lines.bucket
+        prev = plan_.cum_targets[k - 1] if k > 0 else 0
+        need = (tolerance + lines.done - prev) / lines.target  # must_fraction to reach
+        if need >= 1.0:
+            return horizon
+        elapsed = passive + max(need, 0.0) * (1.0 - passive)
+        at = plan_.start_ns + k * plan_.bucket_ns + math.floor(elapsed * plan_.bucket_ns)
+        return max(min(at, horizon), now)
 
     def cancel_child(self, now: int, child: ChildOrder, why: str) -> None:
         if child.state.final or child.state is ChildState.PENDING_CANCEL:
@@ -599,7 +698,7 @@ class ParentExecutor:
             if child.state in (ChildState.NEW, ChildState.PARTIALLY_FILLED, ChildState.PENDING_NEW):
                 self.cancel_child(now, child, "parent ending")
         if self.live_children:
-            return  # finish when the venue has answered for every child
+            return self._sleep(_NEVER)  # finished when the venue has answered for every child
         if self.state is ParentState.PENDING_CANCEL:
             self.transition(ParentEvent.CANCEL_DONE)
             self.ended_reason = "canceled"

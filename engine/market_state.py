@@ -42,8 +42,12 @@ class SymbolMarket:
         self.halted = False
         self.halt_reason = ""
         self.stale = False
-        # Every parent of the symbol reads the top of book after every event: it is computed
-        # once per event (``version`` counts events) and cached until the next.
+        # Every parent of the symbol reads the book after every event: the best prices are
+        # kept as the book changes, ``touch_version`` counts their moves (a parent waiting on
+        # the touch compares one integer), and depth is computed once per event (``version``
+        # counts events) and cached until the next.
+        self._best_px: dict[Side, int | None] = {Side.BUY: None, Side.SELL: None}
+        self.touch_version = 0
         self.version = 0
         self._cached_at = -1
         self._cache: dict[object, object] = {}
@@ -56,21 +60,39 @@ class SymbolMarket:
         if isinstance(event, Trade):
             self._on_trade(event.ts_event, event.size, event.price)
         elif isinstance(event, BookUpdate):
-            levels = self._levels[event.side]
+            side, price = event.side, event.price
+            levels = self._levels[side]
+            best = self._best_px[side]
             if event.size > 0:
-                levels[event.price] = event.size
+                levels[price] = event.size
+                if best is None or (price > best if side is Side.BUY else price < best):
+                    self._best_px[side] = price
+                    self.touch_version += 1
             else:
-                levels.pop(event.price, None)
+                levels.pop(price, None)
+                if price == best:
+                    self._find_best(side)
         elif isinstance(event, Quote):
             # A quote restates the top: drop levels that cross or sit inside it.
             self._set_top(Side.BUY, event.bid_price, event.bid_size)
             self._set_top(Side.SELL, event.ask_price, event.ask_size)
+            self._find_best(Side.BUY)
+            self._find_best(Side.SELL)
         elif isinstance(event, BookSnapshot):
             self._levels[Side.BUY] = dict(event.bids)
             self._levels[Side.SELL] = dict(event.asks)
+            self._find_best(Side.BUY)
+            self._find_best(Side.SELL)
         elif isinstance(event, TradingStatus):
             self.halted = event.state is TradingState.HALTED
             self.halt_reason = event.reason
+
+    def _find_best(self, side: Side) -> None:
+        levels = self._levels[side]
+        best = (max(levels) if side is Side.BUY else min(levels)) if levels else None
+        if best != self._best_px[side]:
+            self._best_px[side] = best
+            self.touch_version += 1
 
     def _set_top(self, side: Side, price: int | None, size: int) -> None:
         levels = self._levels[side]
@@ -104,17 +126,8 @@ class SymbolMarket:
 
     def best(self, side: Side) -> tuple[int, int] | None:
         """Best price and size on ``side`` (BUY = bids), or ``None`` if empty."""
-        cache = self._cached()
-        if side in cache:
-            return cache[side]  # type: ignore[return-value]
-        levels = self._levels[side]
-        if not levels:
-            top = None
-        else:
-            price = max(levels) if side is Side.BUY else min(levels)
-            top = price, levels[price]
-        cache[side] = top
-        return top
+        price = self._best_px[side]
+        return None if price is None else (price, self._levels[side][price])
 
     def depth(self, side: Side, levels: int) -> int:
         """Displayed shares on ``side`` over its best ``levels`` levels."""

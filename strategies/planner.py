@@ -28,7 +28,7 @@ from strategies.errors import InfeasibleScheduleError, InvalidParameterError
 from strategies.impact import ImpactModel, LinearImpact
 from strategies.schedule import Schedule, Side, make_schedule, round_to_lots
 
-__all__ = ["DEFAULT_POV_RATE", "STRATEGIES", "PlanRequest", "plan"]
+__all__ = ["DEFAULT_POV_RATE", "STRATEGIES", "PlanRequest", "plan", "warm_up"]
 
 STRATEGIES: Final = ("ac", "dp", "twap", "vwap", "pov", "aggressive", "conservative")
 DEFAULT_POV_RATE: Final = 0.15
@@ -240,3 +240,28 @@ def _plan_dp(req: PlanRequest) -> Schedule:
         drift=req.drift,
         details={"objective": alloc.total_cost + table.constant, "lots": float(table.total_lots)},
     )
+
+
+def warm_up() -> None:
+    """Load every compiled kernel now. numba loads each from its on-disk cache on first call
+    (about 0.1 s apiece): a daemon calls this at start-up so that its first parents do not
+    stall the event loop. Covers both DP paths, with and without a cap."""
+    model = LinearImpact(eta=1e-4, gamma=1e-6, epsilon=0.005)
+    volumes = np.full(4, 1e5)
+    for risk in (0.0, 1e-6):  # convex path, general path (risk term)
+        for cap in (None, 0.1):
+            plan(
+                PlanRequest(
+                    strategy="dp",
+                    shares=2_000.0,
+                    side=Side.SELL,
+                    horizon=240.0,
+                    periods=4,
+                    sigma=0.02,
+                    model=model,
+                    risk_aversion=risk,
+                    volumes=volumes,
+                    pov_cap=cap,
+                    lot=100.0,
+                )
+            )
