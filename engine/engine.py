@@ -73,7 +73,6 @@ __all__ = ["VERDICTS_KEPT", "Engine", "OmsOut", "ParentRejected"]
 
 log = structlog.get_logger("unwind.engine")
 
-_REMEMBERED_EXEC_IDS = 200_000
 VERDICTS_KEPT = 100  # latest gate non-approvals kept per parent
 _PARENT_STATUS = {
     ParentState.PENDING_NEW: OrdStatus.PENDING_NEW,
@@ -145,8 +144,6 @@ class Engine:
         self._children: dict[str, ChildOrder] = {}  # child and cancel ClOrdIDs
         self._parent_seq = itertools.count(1)
         self._exec_seq = itertools.count(1)
-        self._seen: set[str] = set()
-        self._seen_order: deque[str] = deque()
         self.reports: dict[str, list[ExecutionReport]] = {}
         self.verdicts: dict[str, deque[Verdict]] = {}  # the latest non-approvals per parent
         self.verdict_counts: dict[str, int] = {}  # all non-approvals per parent
@@ -297,9 +294,6 @@ class Engine:
         if isinstance(event, CancelReject):
             self._on_cancel_reject(event)
             return
-        if event.exec_id in self._seen:
-            return  # a duplicate or a resend of what we already counted
-        self._remember(event.exec_id)
         child = self._children.get(event.cl_ord_id)
         if child is None and event.orig_cl_ord_id is not None:
             child = self._children.get(event.orig_cl_ord_id)
@@ -310,18 +304,16 @@ class Engine:
                 exec_type=event.exec_type.value,
             )
             return
+        # ExecIDs are remembered per child, so they go when the child's parent is forgotten.
+        if event.exec_id in child.exec_ids:
+            return  # a duplicate or a resend of what we already counted
+        child.exec_ids.add(event.exec_id)
         parent = self.parents[child.parent_id]
         try:
             self._apply(parent, child, event)
         except IllegalTransition as exc:
             log.error("illegal child transition", child=child.cl_ord_id, error=str(exc))
         parent.child_done(self.clock.now_ns())
-
-    def _remember(self, exec_id: str) -> None:
-        self._seen.add(exec_id)
-        self._seen_order.append(exec_id)
-        if len(self._seen_order) > _REMEMBERED_EXEC_IDS:
-            self._seen.discard(self._seen_order.popleft())
 
     def _apply(self, parent: ParentExecutor, child: ChildOrder, r: ExecutionReport) -> None:
         if r.venue_order_id and r.venue_order_id != "NONE":

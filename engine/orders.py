@@ -227,6 +227,7 @@ class ChildOrder:
     cancel_id: str | None = None  # the ClOrdID of our pending cancel, if any
     status_asked: bool = False
     fills: list[tuple[int, int, int]] = field(default_factory=list)  # (ts, qty, price)
+    exec_ids: set[str] = field(default_factory=set)  # of the venue reports already applied
 
     @property
     def cl_ord_id(self) -> str:
