@@ -74,6 +74,7 @@ __all__ = ["VERDICTS_KEPT", "Engine", "OmsOut", "ParentRejected"]
 log = structlog.get_logger("unwind.engine")
 
 VERDICTS_KEPT = 100  # latest gate non-approvals kept per parent
+_REGIME_HISTORY = 64  # bars (and observations of our fills) a detector keeps
 _PARENT_STATUS = {
     ParentState.PENDING_NEW: OrdStatus.PENDING_NEW,
     ParentState.NEW: OrdStatus.NEW,
@@ -137,7 +138,7 @@ class Engine:
         window = round(max(cfg.cap_window_s, cfg.child_ttl_s) * NS) * 2
         self.symbols: dict[str, _Symbol] = {}
         for name in cfg.symbols:
-            det = RegimeDetector()
+            det = RegimeDetector(history_limit=_REGIME_HISTORY)
             self.symbols[name] = _Symbol(SymbolMarket(name, window), det, RegimeFeed(det, name))
         self.parents: dict[str, ParentExecutor] = {}  # by parent id
         self._by_clordid: dict[str, ParentExecutor] = {}  # OMS ClOrdIDs (all of them)

@@ -146,9 +146,10 @@ class _Wake(NamedTuple):
     """What must happen before a market event can change this parent's decision."""
 
     until_ns: int  # this time is reached
-    regime: Regime | None  # the symbol's regime changes from this
+    bars: int  # the detector classifies a new bar (its regime and policy may change)
     volume: int | None  # the symbol's traded volume moves from this (None: does not matter)
     touch: int | None  # a best price moves from this touch version (None: ditto)
+    band: tuple[int, int] | None  # our side's best price leaves [lo, hi] (None: ditto)
 
 
 class _Lines(NamedTuple):
@@ -381,27 +382,52 @@ class ParentExecutor:
     def on_market(self, now: int) -> None:
         """A book change or a print on this parent's symbol: decide again only if it can change
         what to do. Every path of :meth:`decide` leaves a :class:`_Wake` saying what could:
-        the time (the must line reaching the tolerance, a child's jitter gap), a regime change,
-        a print (when the cap held the parent back) or a move of either best price. Anything
-        else wakes the parent directly: venue reports, timers, operator commands."""
+        the time (the must line reaching the tolerance, a child's jitter gap), a new regime bar,
+        a print (when the cap held the parent back), our side's best price moving far enough
+        from a resting child to make it stale, or (rarely needed) any move of a best price.
+        Anything else wakes the parent directly: venue reports, timers, operator commands."""
         w = self._wake
-        quiet = (
-            w is not None
-            and now < w.until_ns
-            and self.regime is w.regime
-            and (w.volume is None or self.market.total_volume == w.volume)
-            and (w.touch is None or self.market.touch_version == w.touch)
-        )
-        if not quiet:
-            self.decide(now)
+        if w is None or now >= w.until_ns or self.detector.bars != w.bars:
+            return self.decide(now)
+        market = self.market
+        if w.volume is not None and market.total_volume != w.volume:
+            return self.decide(now)
+        if w.touch is not None and market.touch_version != w.touch:
+            return self.decide(now)
+        if w.band is not None:
+            px = market.best_price(self.side)
+            if px is not None and not w.band[0] <= px <= w.band[1]:
+                return self.decide(now)
 
-    def _sleep(self, until_ns: int, *, volume: bool = False, touch: bool = False) -> None:
+    def _sleep(
+        self,
+        until_ns: int,
+        *,
+        volume: bool = False,
+        touch: bool = False,
+        band: tuple[int, int] | None = None,
+    ) -> None:
         self._wake = _Wake(
             until_ns,
-            self.regime,
+            self.detector.bars,
             self.market.total_volume if volume else None,
             self.market.touch_version if touch else None,
+            band,
         )
+
+    def _touch_band(self, resting: list[ChildOrder]) -> tuple[int, int]:
+        """Where our side's best price may move without making a resting child stale: more
+        than two ticks better than its price (see :meth:`_refresh`)."""
+        lo, hi = -_NEVER, _NEVER
+        for c in resting:
+            price = c.order.price
+            if price is None:
+                continue
+            if self.side is Side.SELL:
+                lo = max(lo, price - 2 * self.tick)
+            else:
+                hi = min(hi, price + 2 * self.tick)
+        return lo, hi
 
     def decide(self, now: int) -> None:
         """Look at the parent and act: end it, cancel what is stale, or send the next child."""
@@ -432,10 +458,14 @@ class ParentExecutor:
         live = self.live_children
         if live:
             if not self._refresh(now, live):
-                # Resting children are looked at again when a best price moves or the plan's
-                # must line gets ahead of them; unconfirmed ones when the venue answers.
-                resting = any(c.state in _RESTING for c in live)
-                self._sleep(self._behind_at(plan_, lines, now) if resting else _NEVER, touch=True)
+                # Resting children are looked at again when the touch moves away from them or
+                # the plan's must line gets ahead of them (their time to live is a timer);
+                # unconfirmed ones when the venue answers.
+                resting = [c for c in live if c.state in _RESTING]
+                if resting:
+                    self._sleep(self._behind_at(plan_, lines, now), band=self._touch_band(resting))
+                else:
+                    self._sleep(_NEVER)
             return
         if not self.ctx.venue_up:
             return self._sleep(_NEVER)  # nothing new into a dead session; woken when it is back
@@ -457,7 +487,10 @@ class ParentExecutor:
             urgent=lines.final,
         )
         if intent is None:
-            self._sleep(self._behind_at(plan_, lines, now), touch=True)
+            # Nothing to do until the must line moves, unless a price decided it: a limit
+            # price, or an empty side of the book.
+            priced = self.limit_price is not None or view.bid is None or view.ask is None
+            self._sleep(self._behind_at(plan_, lines, now), touch=priced)
         elif not self._send(now, intent, bucket_end=lines.bucket_end):
             # The gate held it back (the cap): the room moves with the tape, and with the time
             # as the trailing window slides.

@@ -124,6 +124,9 @@ class SymbolMarket:
             self._cached_at = self.version
         return self._cache
 
+    def best_price(self, side: Side) -> int | None:
+        return self._best_px[side]
+
     def best(self, side: Side) -> tuple[int, int] | None:
         """Best price and size on ``side`` (BUY = bids), or ``None`` if empty."""
         price = self._best_px[side]

@@ -60,11 +60,12 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from strategies.errors import InvalidParameterError
 from strategies.schedule import Side
 
-__all__ = ["AdverseConfig", "AdverseFlowScore", "Evidence"]
+__all__ = ["AdverseConfig", "AdverseFlowScore", "Evidence", "trim_history"]
 
 _NS = 1_000_000_000
 _OWN_KEPT = 64  # our recent orders' (time, side): enough to recognise their prints
@@ -140,11 +141,18 @@ def _ramp(x: float, lo: float, hi: float) -> float:
 class AdverseFlowScore:
     """The adversarial-flow score of one symbol (see the module docstring)."""
 
-    def __init__(self, cfg: AdverseConfig | None = None) -> None:
+    def __init__(
+        self, cfg: AdverseConfig | None = None, *, history_limit: int | None = None
+    ) -> None:
         self.cfg = cfg or AdverseConfig()
+        self.history_limit = history_limit  # None: keep every Evidence (analysis, tests)
         self._h_ns = round(self.cfg.horizon_s * _NS)
         self._mk_ns = round(self.cfg.markout_s * _NS)
-        self._open: deque[_Obs] = deque()
+        # Our fills, oldest first: those whose reaction window is open, then those whose window
+        # has closed and whose markout is not yet due. Two queues, so that a print or a quote
+        # touches only what it can change.
+        self._pending: deque[_Obs] = deque()
+        self._waiting: deque[_Obs] = deque()
         self._bid = self._ask = math.nan
         self._bid_size = self._ask_size = 0
         # Our own prints are not evidence: the (time, side) of our recent executions, and the
@@ -163,14 +171,14 @@ class AdverseFlowScore:
         self._flow_ts = self._markout_ts = 0
         self._score = 0.0
         self._score_ts = 0
-        self.history: list[Evidence] = []
+        self.history: list[Evidence] = []  # finished observations, oldest first
 
     # --- inputs -------------------------------------------------------------------------------
 
     def on_quote(self, ts_ns: int, bid: float, bid_size: int, ask: float, ask_size: int) -> None:
         """Top of book (prices in any unit, consistently)."""
         self._bid, self._bid_size, self._ask, self._ask_size = bid, bid_size, ask, ask_size
-        if self._open:
+        if self._pending or self._waiting:
             self._progress(ts_ns)
 
     def on_trade(self, ts_ns: int, aggressor: Side | None, size: int) -> None:
@@ -178,7 +186,7 @@ class AdverseFlowScore:
 
         Prints of one aggressive order share its time and side: they count as one order.
         """
-        if not self._open:
+        if not self._pending and not self._waiting:
             return  # no window to count into (and nothing of ours to net out of one)
         if aggressor is not None and (ts_ns, aggressor) not in self._own:
             key = (ts_ns, aggressor)
@@ -186,16 +194,22 @@ class AdverseFlowScore:
             if new_order:
                 self._last_order, self._last_counted, self._last_volume = key, [], 0
             self._last_volume += size
-            for obs in self._open:
-                if obs.ts < ts_ns <= obs.ts + self._h_ns:
-                    if new_order:
-                        self._last_counted.append(obs)
-                    if obs.side is aggressor:
-                        obs.same_orders += new_order
-                        obs.same_volume += size
-                    else:
-                        obs.other_orders += new_order
-                        obs.other_volume += size
+            # Newest first, and only as far back as windows that hold this print: a print
+            # stamped inside a window that has just closed (feeds may deliver a little out of
+            # order) still counts in that observation's record.
+            for queue in (self._pending, self._waiting):
+                for obs in reversed(queue):
+                    if obs.ts + self._h_ns < ts_ns:
+                        break
+                    if obs.ts < ts_ns:
+                        if new_order:
+                            self._last_counted.append(obs)
+                        if obs.side is aggressor:
+                            obs.same_orders += new_order
+                            obs.same_volume += size
+                        else:
+                            obs.other_orders += new_order
+                            obs.other_volume += size
         self._progress(ts_ns)
 
     def on_execution(
@@ -220,7 +234,7 @@ class AdverseFlowScore:
             return  # no market seen yet: nothing to compare with
         half = max(0.5 * (self._ask - self._bid), 1e-12)
         move = half if expected_move is None else max(expected_move, 1e-12)
-        self._open.append(_Obs(ts_ns, side, mid, half, move))
+        self._pending.append(_Obs(ts_ns, side, mid, half, move))
 
     # --- output -------------------------------------------------------------------------------
 
@@ -282,13 +296,12 @@ class AdverseFlowScore:
 
     def _progress(self, ts_ns: int) -> None:
         mid = 0.5 * (self._bid + self._ask)
-        for obs in self._open:  # oldest first: windows end in this order
-            if ts_ns < obs.ts + self._h_ns:
-                break
-            if not obs.closed:
-                self._close_window(obs, mid, ts_ns)
-        while self._open and self._open[0].closed and ts_ns >= self._open[0].ts + self._mk_ns:
-            self._finish(self._open.popleft(), mid, ts_ns)
+        while self._pending and ts_ns >= self._pending[0].ts + self._h_ns:
+            obs = self._pending.popleft()  # windows end in the order they began
+            self._close_window(obs, mid, ts_ns)
+            self._waiting.append(obs)
+        while self._waiting and ts_ns >= self._waiting[0].ts + self._mk_ns:
+            self._finish(self._waiting.popleft(), mid, ts_ns)
 
     def _close_window(self, obs: _Obs, mid: float, ts_ns: int) -> None:
         """The reaction window is over: pool the flow, fade and impact now (the markout
@@ -328,6 +341,7 @@ class AdverseFlowScore:
                 markout,
             )
         )
+        trim_history(self.history, self.history_limit)
         a = self._weight(self._n_markout, self._markout_ts, ts_ns)
         self._n_markout += 1
         self._markout_ts = ts_ns
@@ -344,3 +358,10 @@ class AdverseFlowScore:
             + cfg.w_markout * c["markout"]
         )
         self._score_ts = ts_ns
+
+
+def trim_history(history: list[Any], limit: int | None) -> None:
+    """Keep the latest ``limit`` entries of a history that a long-running daemon appends to
+    for ever; trimmed in halves so the cost per append stays constant."""
+    if limit is not None and len(history) >= 2 * limit:
+        del history[: len(history) - limit]

@@ -26,7 +26,7 @@ import enum
 import math
 from dataclasses import dataclass, field, replace
 
-from strategies.adverse import AdverseConfig, AdverseFlowScore
+from strategies.adverse import AdverseConfig, AdverseFlowScore, trim_history
 from strategies.errors import InvalidParameterError
 from strategies.ou_filter import OUFilterConfig, OUVolatilityFilter
 from strategies.schedule import Side
@@ -186,6 +186,9 @@ class RegimeDetector:
     thresholds: RegimeThresholds = field(default_factory=RegimeThresholds)
     policies: dict[Regime, Policy] = field(default_factory=lambda: dict(DEFAULT_POLICIES))
     history: list[RegimeState] = field(default_factory=list)
+    # None: keep every bar's state (``unwind regimes``, analysis); the engine keeps the latest.
+    history_limit: int | None = None
+    bars: int = field(default=0, init=False)  # bars classified so far (states appended)
     _vol: OUVolatilityFilter = field(init=False)
     _adv: AdverseFlowScore = field(init=False)
     _cls: RegimeClassifier = field(init=False)
@@ -195,7 +198,7 @@ class RegimeDetector:
         if missing:
             raise InvalidParameterError(f"the policy table lacks {sorted(missing)}")
         self._vol = OUVolatilityFilter(self.filter_cfg)
-        self._adv = AdverseFlowScore(self.adverse_cfg)
+        self._adv = AdverseFlowScore(self.adverse_cfg, history_limit=self.history_limit)
         self._cls = RegimeClassifier(self.thresholds)
 
     def next_session(self) -> RegimeDetector:
@@ -207,6 +210,7 @@ class RegimeDetector:
             adverse_cfg=self.adverse_cfg,
             thresholds=self.thresholds,
             policies=dict(self.policies),
+            history_limit=self.history_limit,
         )
         nxt._vol = self._vol.next_session()
         return nxt
@@ -249,6 +253,8 @@ class RegimeDetector:
                 self._vol.last_bar_end_ns, regime, self._vol.sigma, lo, hi, z, score, policy
             )
         )
+        self.bars += 1
+        trim_history(self.history, self.history_limit)
 
     def sigma_daily(self, session_seconds: float = SESSION_SECONDS) -> float:
         """Current volatility scaled to a session (fraction of price)."""

@@ -255,3 +255,17 @@ def test_fills_when_one_order_walks_levels_at_one_instant_then_one_observation()
         (horizon - 1) * 50,
         horizon - 1,
     )
+
+
+def test_a_detector_with_a_history_limit_keeps_the_latest_bars_only() -> None:
+    kept = RegimeDetector(history_limit=5)
+    full = RegimeDetector()
+    for det in (kept, full):
+        for i in range(1, 400):
+            ts = i * 10 * NS
+            mid = 100.0 + 0.01 * ((i * 7) % 5)
+            det.on_quote(ts, mid - 0.01, 500, mid + 0.01, 500)
+    assert len(full.history) > 20
+    assert 5 <= len(kept.history) < 10
+    assert kept.history[-1] == full.history[-1]  # the same states, only fewer kept
+    assert kept.history == full.history[-len(kept.history) :]
