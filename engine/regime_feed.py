@@ -27,7 +27,9 @@ from strategies.regime import RegimeDetector
 
 __all__ = ["RegimeFeed"]
 
-_REMEMBERED_EXEC_IDS = 4096
+# The engine hands over each fill once already (counted from CumQty); this only guards other
+# callers, so a short memory will do: a long one is memory a busy symbol fills for an hour.
+_REMEMBERED_EXEC_IDS = 256
 
 
 class RegimeFeed:

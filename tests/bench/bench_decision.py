@@ -11,8 +11,9 @@ sends anything (the budget a feed's event rate draws on).
 
 The market is the simulator (a real matching engine) in simulated time; ten seeded sessions,
 each with four parents on one symbol (adaptive, pov, twap, vwap) over 20 minutes, after a warm-up
-session that is not counted (numba's cache load, first plans). Logging is on at ``info`` as in
-production, JSON lines written to a file. The venue adapter boundary is modelled as it is in the
+session that is not counted (first plans), with the daemon's start-up (compiled kernels loaded,
+garbage collector tuned: ``engine/gctune.py``). Logging is on at ``info`` as in production,
+JSON lines written to a file. The venue adapter boundary is modelled as it is in the
 daemon: the child is handed over and the exchange sees it after the engine's handler returns
 (the FIX adapter sends from QuickFIX's thread), so the exchange's matching never counts as
 decision time.
@@ -36,9 +37,11 @@ from adapters.sim.config import MarketConfig
 from engine.clock import NS
 from engine.config import EngineConfig, SymbolConfig
 from engine.events import CancelOrder, MarketEvent, NewOrder, ReplaceOrder, StatusRequest
+from engine.gctune import tune_gc_for_latency
 from engine.logs import configure_logging
 from engine.parent_events import ParentOrder
 from engine.simrun import RecordingVenue, SimSession
+from strategies.planner import warm_up
 from strategies.schedule import Side
 
 TARGET_P99_US = 200.0
@@ -140,6 +143,8 @@ def main() -> int:
     )
     with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "engine.log", "w") as log_file:
         configure_logging("info", stream=log_file)
+        warm_up()  # as the daemon does at start-up
+        tune_gc_for_latency()
         _session(1000)  # warm-up, not counted
         events: list[int] = []
         decisions: list[int] = []
