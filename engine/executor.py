@@ -459,13 +459,22 @@ class ParentExecutor:
         if live:
             if not self._refresh(now, live):
                 # Resting children are looked at again when the touch moves away from them or
-                # the plan's must line gets ahead of them (their time to live is a timer);
-                # unconfirmed ones when the venue answers.
-                resting = [c for c in live if c.state in _RESTING]
+                # the plan's must line gets ahead of them (their time to live is a timer); an
+                # acknowledged IOC whose end is unheard of when its ack timeout passes (then
+                # its status is asked); unconfirmed ones when the venue answers.
+                until = _NEVER
+                ack_ns = round(self.ctx.cfg.ack_timeout_s * NS)
+                resting = []
+                for c in live:
+                    if c.state not in _RESTING:
+                        continue
+                    if c.order.tif is TimeInForce.DAY:
+                        resting.append(c)
+                    elif not c.status_asked:
+                        until = min(until, c.sent_ns + ack_ns)
                 if resting:
-                    self._sleep(self._behind_at(plan_, lines, now), band=self._touch_band(resting))
-                else:
-                    self._sleep(_NEVER)
+                    until = min(until, self._behind_at(plan_, lines, now))
+                self._sleep(until, band=self._touch_band(resting) if resting else None)
             return
         if not self.ctx.venue_up:
             return self._sleep(_NEVER)  # nothing new into a dead session; woken when it is back
