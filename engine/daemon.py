@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -170,9 +172,10 @@ class Daemon:
     async def run(self) -> None:
         """Start, serve until SIGTERM/SIGINT or :meth:`stop`, drain, shut down."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            # Signal handlers need a Unix loop in the main thread; elsewhere the caller stops us.
-            with contextlib.suppress(NotImplementedError, RuntimeError):
+        # Signal handlers need a Unix loop in the main thread; elsewhere (a test running the
+        # daemon in a thread) the caller stops it with stop().
+        if sys.platform != "win32" and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._stop.set)
         await self.start()
         try:

@@ -37,8 +37,9 @@ class LoopLagMonitor:
         self._handle: asyncio.TimerHandle | None = None
         self._due = 0.0
 
-    def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+    def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start sampling ``loop`` (the running one by default)."""
+        self._loop = loop or asyncio.get_running_loop()
         self._schedule(self._loop.time())
 
     def stop(self) -> None:
