@@ -299,7 +299,7 @@ class ParentExecutor:
         risk = self.risk_aversion * (policy.risk_aversion_mult if adaptive else 1.0)
         model = _linear_impact(self.sym.eta * impact_mult, self.sym.gamma, self.sym.epsilon)
         expected = self._expected_volume_so_far(now)
-        traded = self.market.total_volume - self.market_volume_at_start
+        traded = self.market_since_start()
         scale = min(max(traded / expected, 0.25), 4.0) if expected > 1000 else 1.0
         volumes = volume_forecast(self.sym, now, bucket_ns, periods, scale)
         strategy = "ac" if adaptive else self.strategy
@@ -528,6 +528,19 @@ class ParentExecutor:
         self._view_at, self._view_cache = market.version, view
         return view
 
+    def market_since_start(self) -> int:
+        """Market volume printed since the start, by the prints' own times: a print that
+        happened before the start but arrived after it (feed latency; in an accelerated paper
+        session a millisecond is a third of a simulated second) must not make room under the
+        cap. Once the kept tape no longer reaches back to the start, the running total carries
+        on from the last exact count."""
+        market = self.market
+        since = market.volume_printed_after(self.start_ns)
+        if since is None:
+            return market.total_volume - self.market_volume_at_start
+        self.market_volume_at_start = market.total_volume - since
+        return since
+
     def _gate_view(self, now: int, life_ns: int) -> GateView:
         cfg = self.ctx.cfg
         window = round(cfg.cap_window_s * NS)
@@ -543,7 +556,7 @@ class ParentExecutor:
             ours_window=self._ours_since(now - window),
             market_window_kept=self.market.volume_since(keep_from),
             ours_since_start=self.filled,
-            market_since_start=self.market.total_volume - self.market_volume_at_start,
+            market_since_start=self.market_since_start(),
         )
 
     def _send(self, now: int, intent: ChildIntent, *, bucket_end: int) -> bool:

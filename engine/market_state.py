@@ -36,6 +36,7 @@ class SymbolMarket:
         # running total before each print, so any window's volume is a bisect and a subtraction.
         self._tape_ts: deque[int] = deque()
         self._tape_before: deque[int] = deque()
+        self._kept_from: int | None = None  # every print at or after this time is on the tape
         self.total_volume = 0
         self.last_price: int | None = None
         self.last_event_ns: int | None = None  # receipt time on the engine's clock
@@ -112,6 +113,7 @@ class SymbolMarket:
         self.total_volume += size
         self.last_price = price
         cutoff = ts - self._window_ns
+        self._kept_from = cutoff
         while self._tape_ts and self._tape_ts[0] < cutoff:
             self._tape_ts.popleft()
             self._tape_before.popleft()
@@ -148,6 +150,16 @@ class SymbolMarket:
         if bid is None or ask is None:
             return None
         return 0.5 * (bid[0] + ask[0])
+
+    def volume_printed_after(self, ts_ns: int) -> int | None:
+        """Market volume printed after ``ts_ns`` by the prints' own times, or ``None`` once the
+        kept tape no longer reaches back that far. Unlike a difference of running totals, a
+        print that arrives late but happened before ``ts_ns`` is not counted."""
+        if self._kept_from is None:
+            return 0  # nothing printed yet
+        if ts_ns < self._kept_from:
+            return None
+        return self.volume_since(ts_ns)
 
     def volume_since(self, ts_ns: int) -> int:
         """Market volume printed after ``ts_ns`` (only the kept window: older prints are cut)."""

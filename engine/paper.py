@@ -234,7 +234,7 @@ def _progress(opts: PaperOptions, engine: Engine, cl_ord_id: str, clock: Acceler
         prev = plan.cum_targets[k - 1] if k > 0 else 0
         frac = min(max((now - plan.start_ns - k * plan.bucket_ns) / plan.bucket_ns, 0.0), 1.0)
         target = plan.filled_at_start + round(prev + frac * (plan.cum_targets[k] - prev))
-    mkt = parent.market.total_volume - parent.market_volume_at_start
+    mkt = parent.market_since_start()
     part = parent.filled / mkt if mkt else 0.0
     regime = parent.regime.value if parent.regime else "--"
     elapsed = (now - parent.start_ns) / NS
