@@ -175,6 +175,12 @@ def _add_paper(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--cap", type=_fraction, default=0.15, help="participation cap")
     p.add_argument("--chart", type=Path, default=Path("paper-report.png"))
     p.add_argument("--data-dir", type=Path, default=None, help="FIX stores and logs")
+    p.add_argument(
+        "--market-data",
+        choices=("venue", "ws"),
+        default="venue",
+        help="market data over the venue's FIX session or the simulator's WebSocket feed",
+    )
 
 
 def _run_paper(args: argparse.Namespace) -> int:
@@ -199,6 +205,7 @@ def _run_paper(args: argparse.Namespace) -> int:
         cap=args.cap,
         chart=args.chart,
         data_dir=args.data_dir,
+        market_data=args.market_data,
     )
     return asyncio.run(run_paper(opts))
 

@@ -3,6 +3,12 @@
 Threads: QuickFIX runs its own; every adapter hands what it receives to this asyncio loop,
 where the engine runs. The REST API (when configured) runs on the same loop.
 
+Market data comes from the venue's FIX session (``[market_data] source = "venue"``, the
+default) or from a WebSocket feed (``source = "ws"``, :mod:`adapters.wsfeed`). Either source
+tells the engine when a symbol's data turns stale and fresh again (the FIX session dropped or
+resynced; the WebSocket feed silent for ``stale_after_s``); a stale symbol's parents pull their
+resting children and send nothing until it is fresh.
+
 Shutdown (SIGTERM, SIGINT, or :meth:`Daemon.stop`): new parents are refused; by the configured
 ``drain_action`` working children are cancelled (``cancel``) or left at the venue (``leave``);
 the daemon waits up to ``drain_timeout_s`` for the venue to confirm, then logs the sessions out
@@ -17,14 +23,17 @@ import signal
 import sys
 import threading
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import structlog
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from adapters.fix.oms_acceptor import OmsAcceptor, OmsAcceptorConfig
 from adapters.fix.venue_client import FixVenueClient, FixVenueConfig
+from adapters.wsfeed.client import WsFeedClient
+from adapters.wsfeed.config import WsFeedConfig
 from engine.clock import Clock, LiveClock
 from engine.config import EngineConfig
 from engine.engine import Engine
@@ -57,6 +66,37 @@ class OmsSettings(_Strict):
     port: int | None = Field(None, ge=0, le=65535)
 
 
+class MarketDataSettings(_Strict):
+    source: Literal["venue", "ws"] = Field(
+        "venue", description="the venue's FIX session, or a WebSocket feed at url"
+    )
+    url: str | None = Field(None, pattern=r"^wss?://", description="the feed (source ws)")
+    heartbeat_s: float | None = Field(5.0, gt=0)
+    stale_after_s: float = Field(5.0, gt=0, description="no event for this long: stale")
+    connect_timeout_s: float = Field(5.0, gt=0)
+    backoff_base_s: float = Field(0.25, gt=0)
+    backoff_cap_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _complete(self) -> MarketDataSettings:
+        if self.source == "ws" and self.url is None:
+            raise ValueError("source ws needs url (ws://host:port/path)")
+        if self.backoff_cap_s < self.backoff_base_s:
+            raise ValueError("backoff_cap_s must be >= backoff_base_s")
+        return self
+
+    def ws_config(self) -> WsFeedConfig:
+        assert self.url is not None
+        return WsFeedConfig(
+            url=self.url,
+            heartbeat_s=self.heartbeat_s,
+            connect_timeout_s=self.connect_timeout_s,
+            backoff_base_s=self.backoff_base_s,
+            backoff_cap_s=self.backoff_cap_s,
+            stale_after_s=self.stale_after_s,
+        )
+
+
 class RestSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -67,6 +107,7 @@ class DaemonConfig(_Strict):
     engine: EngineConfig
     venue: VenueSettings
     oms: OmsSettings
+    market_data: MarketDataSettings = MarketDataSettings()
     rest: RestSettings | None = None
 
 
@@ -138,15 +179,36 @@ class Daemon:
         self.engine = Engine(cfg.engine, self.clock, self.venue, _OmsRouter(self.oms))
         self.oms.connect(self.engine.on_parent_command)
         self.venue.on_session(self.engine.on_venue_session)
+        md = cfg.market_data
+        self.ws: WsFeedClient | None = None
+        self._stale_hooks: list[Callable[[str, bool], None]] = []
+        if md.source == "ws":
+            self.ws = WsFeedClient(md.ws_config(), self.clock, on_stale=self._on_stale)
+            self.market_data: FixVenueClient | WsFeedClient = self.ws
+        else:
+            self.venue.on_stale(self._on_stale)
+            self.market_data = self.venue
         for symbol in cfg.engine.symbols:
-            self.venue.subscribe(symbol, self.engine.on_market_event)
+            self.market_data.subscribe(symbol, self.engine.on_market_event)
         self._stop = asyncio.Event()
         self.rest: Any = None
         self.loop_lag = LoopLagMonitor()  # warns in the log when the loop runs 100 ms late
 
+    def on_market_stale(self, hook: Callable[[str, bool], None]) -> None:
+        """Call ``hook(symbol, stale)`` after the engine has heard of a freshness change."""
+        self._stale_hooks.append(hook)
+
+    def _on_stale(self, symbol: str, stale: bool) -> None:
+        self.engine.on_market_stale(symbol, stale)
+        for hook in tuple(self._stale_hooks):
+            hook(symbol, stale)
+
     def ready(self) -> dict[str, bool]:
         # An operator halt is deliberate: it does not make the daemon unready.
-        return {"venue": self.venue.logged_on}
+        ready = {"venue": self.venue.logged_on}
+        if self.ws is not None:
+            ready["market_data"] = self.ws.connected
+        return ready
 
     async def start(self) -> None:
         # Before any session: the compiled kernels loaded (a first parent would otherwise stall
@@ -156,6 +218,8 @@ class Daemon:
         self.loop_lag.start()
         await self.oms.start()
         await self.venue.start()
+        if self.ws is not None:
+            await self.ws.start()
         if self.cfg.rest is not None:
             from engine.rest import RestServer, build_app
 
@@ -209,6 +273,11 @@ class Daemon:
             await self.drain()
         if self.rest is not None:
             await self.rest.stop()
+        if self.ws is not None:
+            try:
+                await self.ws.stop()
+            except Exception:  # a sink that raised ended the feed; the sessions must still stop
+                log.exception("market data feed failed")
         await self.venue.stop()
         await self.oms.stop()
         self.loop_lag.stop()

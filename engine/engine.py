@@ -275,6 +275,28 @@ class Engine:
             if outer:
                 self._release_notes()
 
+    def on_market_stale(self, symbol: str, stale: bool) -> None:
+        """The market-data source says ``symbol``'s data turned stale (no data for too long,
+        the connection or subscription lost) or fresh again. Stale: its parents pull their
+        resting children and send nothing (the gate denies too); fresh: they look again."""
+        sym = self.symbols.get(symbol)
+        if sym is None or sym.market.stale == stale:
+            return
+        sym.market.stale = stale
+        ids = [p.id for p in sym.parents]
+        if stale:
+            log.warning("market data stale", symbol=symbol, parents=ids)
+        else:
+            log.info("market data fresh", symbol=symbol, parents=ids)
+        now = self.clock.now_ns()
+        outer = self._hold_notes()
+        try:
+            for parent in list(sym.parents):
+                parent.decide(now)
+        finally:
+            if outer:
+                self._release_notes()
+
     # --- inputs: the venue ----------------------------------------------------------------------
 
     def on_venue_session(self, up: bool) -> None:

@@ -441,6 +441,11 @@ class ParentExecutor:
             return self._sleep(self.start_ns)
         if self.halted or self.market.halted:
             return self._sleep(_NEVER)  # resumed by the operator or a TradingStatus event
+        if self.market.stale:
+            # Blind: a resting child could be picked off at a price the market has left. Pull
+            # it, send nothing; the engine wakes the parent when the data is fresh again.
+            self._pull_resting(now, "market data stale")
+            return self._sleep(_NEVER)
         if self.plan is None:
             self._replan(now, "start")
         elif self.regime is not self.plan.regime and self.strategy == "adaptive":
@@ -557,6 +562,8 @@ class ParentExecutor:
             market_window_kept=self.market.volume_since(keep_from),
             ours_since_start=self.filled,
             market_since_start=self.market_since_start(),
+            market_stale=self.market.stale,
+            market_halted=self.market.halted,
         )
 
     def _send(self, now: int, intent: ChildIntent, *, bucket_end: int) -> bool:
@@ -599,6 +606,18 @@ class ParentExecutor:
             gap = jitter * self.rng.random() * cfg.child_ttl_s
             self._next_child_ns = now + round(gap * NS)
         return True
+
+    def _pull_resting(self, now: int, why: str) -> None:
+        """Cancel every confirmed resting child (unconfirmed ones are settled by the status
+        asked for them first; with the venue down no cancel can go out)."""
+        if not self.ctx.venue_up:
+            return
+        for child in self.live_children:
+            if child.order.tif is TimeInForce.DAY and child.state in (
+                ChildState.NEW,
+                ChildState.PARTIALLY_FILLED,
+            ):
+                self.cancel_child(now, child, why)
 
     def _refresh(self, now: int, live: list[ChildOrder]) -> bool:
         """Cancel a resting child that is stale; wait for anything else to resolve. Returns

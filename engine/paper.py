@@ -27,7 +27,7 @@ from adapters.sim.config import FlowConfig, MarketConfig
 from adapters.sim.market import MarketSimulator
 from engine.clock import NS, AcceleratedClock
 from engine.config import EngineConfig, SymbolConfig
-from engine.daemon import Daemon, DaemonConfig, OmsSettings, VenueSettings
+from engine.daemon import Daemon, DaemonConfig, MarketDataSettings, OmsSettings, VenueSettings
 from engine.engine import Engine
 from engine.events import PRICE_SCALE, ExecType, MarketEvent, OrdStatus, Trade
 from engine.orders import ParentState
@@ -36,7 +36,7 @@ from engine.plotting import plot_paper
 from engine.posttrade import summarise
 from strategies.schedule import Side
 
-__all__ = ["PaperOptions", "run_paper"]
+__all__ = ["PaperOptions", "run_paper", "stale_after_s"]
 
 QUICKFIX = Path(__file__).resolve().parents[1] / "deploy" / "quickfix"
 # The paper market trades about 18M shares a day (three times the simulator's default sizes),
@@ -60,7 +60,16 @@ class PaperOptions:
     warmup_s: float = 120.0  # simulated seconds of market before the order (the detector's bars)
     chart: Path | None = Path("paper-report.png")
     data_dir: Path | None = None  # FIX stores and logs (default: a temporary directory)
+    market_data: str = "venue"  # "venue": over the FIX session; "ws": fixsim's WebSocket feed
     quiet: bool = False
+
+
+def stale_after_s(speed: float) -> float:
+    """The WebSocket feed's staleness threshold at ``speed``, in simulated seconds: the default
+    5 s, or half a wall second if that is longer. The feed's gaps in wall time (the simulator
+    publishes in batches, the loop has its jitter) do not shrink with the acceleration; at 300x
+    five simulated seconds are 17 wall ms."""
+    return max(5.0, 0.5 * speed)
 
 
 def _free_port() -> int:
@@ -89,10 +98,18 @@ async def _session(opts: PaperOptions, data: Path) -> int:
             settings_path=QUICKFIX / "fixsim.cfg",
             data_dir=data / "fixsim",
             fix_port=fix_port,
+            ws_port=0 if opts.market_data == "ws" else None,
             speed=opts.speed,
         ),
     )
     await sim.start()
+    md = MarketDataSettings(source="venue")
+    if opts.market_data == "ws":
+        md = MarketDataSettings(
+            source="ws",
+            url=f"ws://127.0.0.1:{sim.ws_port}/ws",
+            stale_after_s=stale_after_s(opts.speed),
+        )
     clock = AcceleratedClock(sim.origin_ns + market.now_ns, opts.speed)
     cfg = DaemonConfig(
         engine=EngineConfig(
@@ -105,6 +122,7 @@ async def _session(opts: PaperOptions, data: Path) -> int:
             settings=QUICKFIX / "engine-venue.cfg", data_dir=data / "venue", port=fix_port
         ),
         oms=OmsSettings(settings=QUICKFIX / "engine-oms.cfg", data_dir=data / "oms", port=oms_port),
+        market_data=md,
     )
     daemon = Daemon(cfg, clock)
     tape: list[tuple[int, int, float]] = []
@@ -113,7 +131,7 @@ async def _session(opts: PaperOptions, data: Path) -> int:
         if isinstance(event, Trade):
             tape.append((event.ts_event, event.size, event.price / PRICE_SCALE))
 
-    daemon.venue.subscribe(opts.symbol, record)
+    daemon.market_data.subscribe(opts.symbol, record)
     oms = OmsClient(
         OmsClientConfig(
             settings_path=QUICKFIX / "oms-client.cfg", data_dir=data / "omsclient", port=oms_port
@@ -128,6 +146,7 @@ async def _session(opts: PaperOptions, data: Path) -> int:
         _say(
             opts,
             f"paper: fixsim on :{fix_port}, engine OMS port :{oms_port}, "
+            f"market data over {'WebSocket' if opts.market_data == 'ws' else 'FIX'}, "
             f"speed {opts.speed:g}x, seed {opts.seed}",
         )
         await asyncio.sleep(opts.warmup_s / opts.speed)  # wall time: the market runs meanwhile
@@ -212,7 +231,8 @@ async def _trade(
         _say(opts, "  " + line)
     _say(opts, f"  OMS saw          {len(reports)} reports, CumQty {oms_cum:,}")
     if opts.chart is not None:
-        plot_paper(opts.chart, parent, fills, tape, summary)
+        # In a thread: drawing takes a few hundred ms and the sessions are still up.
+        await asyncio.to_thread(plot_paper, opts.chart, parent, fills, list(tape), summary)
         _say(opts, f"  chart            {opts.chart}")
     ok = (
         parent.state is ParentState.FILLED

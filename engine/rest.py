@@ -61,7 +61,9 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/parents/{id}/resume", "resume_parent", "Resume one parent", (200, 404, 409)),
     Route("POST", "/halt", "halt_all", "Halt every parent and refuse new ones"),
     Route("POST", "/resume", "resume_all", "Resume after a global halt"),
-    Route("GET", "/regimes", "get_regimes", "Each symbol's regime detector state"),
+    Route(
+        "GET", "/regimes", "get_regimes", "Each symbol's regime detector state and data freshness"
+    ),
     Route("GET", "/healthz", "healthz", "The process is alive"),
     Route("GET", "/readyz", "readyz", "Sessions up: ready to trade", (200, 503)),
     Route("GET", "/metrics", "metrics", "Prometheus exposition"),

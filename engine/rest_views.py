@@ -143,4 +143,7 @@ def _regime(det: RegimeDetector) -> dict[str, Any]:
 
 def regimes(engine: Engine) -> dict[str, dict[str, Any]]:
     """The body of ``GET /regimes``: each configured symbol's detector state."""
-    return {name: _regime(sym.detector) for name, sym in sorted(engine.symbols.items())}
+    return {
+        name: {**_regime(sym.detector), "stale": sym.market.stale, "halted": sym.market.halted}
+        for name, sym in sorted(engine.symbols.items())
+    }

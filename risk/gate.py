@@ -18,6 +18,10 @@ risk issue adds the rest of the chain):
    expire is not counted (``market_window_kept``), so a resting child cannot break the cap later
    by the window sliding past the volume that allowed it.
 3. **deadline**: nothing is sent at or after the parent's end time.
+
+and one the engine issue needs beside them: **market data** present and fresh, and the symbol
+not halted (a feed that went quiet or lost its connection says nothing about where the market
+is; a child priced from it could cross a market that moved away).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ __all__ = [
     "GateView",
     "Verdict",
     "check_deadline",
+    "check_market_data",
     "check_no_overfill",
     "check_participation",
     "run_gate",
@@ -75,6 +80,8 @@ class GateView:
     market_window_kept: int  # market volume in the window that stays in it until expiry
     ours_since_start: int
     market_since_start: int
+    market_stale: bool = False  # the feed says the symbol's data cannot be trusted
+    market_halted: bool = False  # the venue or the feed says the symbol is not trading
 
 
 Check = Callable[[GateView, int], Verdict]
@@ -136,7 +143,22 @@ def check_deadline(v: GateView, qty: int) -> Verdict:
     return Verdict("deadline", Action.APPROVE, qty)
 
 
-DEFAULT_CHECKS: tuple[Check, ...] = (check_deadline, check_no_overfill, check_participation)
+def check_market_data(v: GateView, qty: int) -> Verdict:
+    if v.market_stale:
+        return Verdict(
+            "market_data", Action.DENY, 0, "stale_data", "the symbol's market data is stale"
+        )
+    if v.market_halted:
+        return Verdict("market_data", Action.DENY, 0, "halted", "the symbol is halted")
+    return Verdict("market_data", Action.APPROVE, qty)
+
+
+DEFAULT_CHECKS: tuple[Check, ...] = (
+    check_deadline,
+    check_market_data,
+    check_no_overfill,
+    check_participation,
+)
 
 
 def run_gate(

@@ -239,6 +239,14 @@ class FixVenueClient:
         """Call ``hook(symbol, reject)`` when the venue refuses a market-data request."""
         self._core.on_md_reject(hook)
 
+    def on_stale(self, hook: Callable[[str, bool], None]) -> None:
+        """Call ``hook(symbol, stale)`` when a symbol's data turns stale (the session dropped,
+        the subscription was refused) or fresh again (its snapshot arrived)."""
+        self._core.on_stale(hook)
+
+    def is_stale(self, symbol: str) -> bool:
+        return self._core.is_stale(symbol)
+
     # --- VenuePort -----------------------------------------------------------------------------
 
     def connect(self, sink: VenueEventSink) -> None:

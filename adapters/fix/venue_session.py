@@ -27,6 +27,11 @@ Guarantees
   session). Each sink waits, receiving nothing, until a snapshot of its subscription arrives;
   a sink joining a symbol already flowing gets a snapshot-only request (263=0) of its own.
   Incremental messages naming an MDReqID of an earlier logon are stale and dropped.
+* **Freshness reported.** A symbol's data is fresh from its live subscription's snapshot until
+  the session drops (or the venue refuses or forgets the subscription); ``on_stale`` hooks hear
+  each change, after the session hooks on a logout (the engine must know the session is gone
+  before it reacts to blind data). While the session is up the venue pushes every change and
+  QuickFIX's heartbeats catch a silent venue, so silence alone is not staleness here.
 """
 
 from __future__ import annotations
@@ -202,6 +207,7 @@ class VenueSession:
         self._sink: VenueSink | None = None
         self._session_hooks: list[Callable[[bool], None]] = []
         self._md_reject_hooks: list[Callable[[str | None, MarketDataReject], None]] = []
+        self._stale_hooks: list[Callable[[str, bool], None]] = []
         self._sent: OrderedDict[int, Sent] = OrderedDict()
         self._feeds: dict[str, _Feed] = {}
         self._md_ids: dict[str, str] = {}  # MDReqID -> symbol, requests of this logon
@@ -233,6 +239,21 @@ class VenueSession:
     def on_md_reject(self, hook: Callable[[str | None, MarketDataReject], None]) -> None:
         """Call ``hook(symbol, reject)`` when the venue refuses a market-data request."""
         self._md_reject_hooks.append(hook)
+
+    def on_stale(self, hook: Callable[[str, bool], None]) -> None:
+        """Call ``hook(symbol, stale)`` each time a symbol's data turns stale or fresh again
+        (module docstring)."""
+        self._stale_hooks.append(hook)
+
+    def is_stale(self, symbol: str) -> bool:
+        """Whether ``symbol`` has no synced subscription (``True`` for one never subscribed)."""
+        feed = self._feeds.get(symbol)
+        return feed is None or not feed.synced
+
+    def _tell_stale(self, symbols: list[str], stale: bool) -> None:
+        for symbol in symbols:
+            for hook in tuple(self._stale_hooks):
+                hook(symbol, stale)
 
     # --- instructions --------------------------------------------------------------------------
 
@@ -346,9 +367,11 @@ class VenueSession:
         ):
             self._sent.clear()
         self._md_ids.clear()
+        lost = [feed.symbol for feed in self._feeds.values() if feed.synced]
         for feed in self._feeds.values():
             self._unsync(feed)
             self._request_md(feed, SubscriptionType.SUBSCRIBE)
+        self._tell_stale(lost, True)  # a logon without a logout heard first
         for hook in tuple(self._session_hooks):
             hook(True)
 
@@ -359,10 +382,12 @@ class VenueSession:
         self.counters.logouts += 1
         self._log.warning("venue session logged out")
         self._md_ids.clear()
+        lost = [feed.symbol for feed in self._feeds.values() if feed.synced]
         for feed in self._feeds.values():
             self._unsync(feed)
         for hook in tuple(self._session_hooks):
             hook(False)
+        self._tell_stale(lost, True)
 
     def on_not_resent(self, seq: int, ref: str | None) -> None:
         """The venue asked for message ``seq`` again and it was gap-filled, not resent.
@@ -396,7 +421,9 @@ class VenueSession:
         if feed is None or self._md_ids.pop(req.md_req_id, None) is None:
             return  # unsubscribed since, or from an earlier logon (that logon re-requested)
         if req.subscription is SubscriptionType.SUBSCRIBE:
+            was_synced = feed.synced
             feed.req_id, feed.synced = None, False
+            self._tell_stale([feed.symbol] if was_synced else [], True)
             self._request_md(feed, SubscriptionType.SUBSCRIBE)
         elif feed.pending:
             self._request_md(feed, SubscriptionType.SNAPSHOT)
@@ -490,7 +517,9 @@ class VenueSession:
             self.counters.stale_md_dropped += 1
             return
         targets = tuple(feed.pending)
+        fresh_again = False
         if req_id == feed.req_id:
+            fresh_again = not feed.synced
             feed.synced = True
             targets = (*feed.live, *targets)  # a refresh of the live subscription: everyone
         else:
@@ -499,6 +528,8 @@ class VenueSession:
         feed.pending.clear()
         for sink in targets:
             sink(snap)
+        if fresh_again:  # after the snapshot: fresh data is there when the hook looks
+            self._tell_stale([snap.symbol], False)
 
     def _on_update(self, value: tuple[str | None, tuple[BookUpdate | Trade, ...]]) -> None:
         req_id, events = value
@@ -523,7 +554,9 @@ class VenueSession:
         feed = None if symbol is None else self._feeds.get(symbol)
         if feed is not None and feed.req_id == reject.md_req_id:
             # Nothing to unsubscribe at the venue; the next subscribe() or logon asks again.
+            was_synced = feed.synced
             feed.req_id, feed.synced = None, False
+            self._tell_stale([feed.symbol] if was_synced else [], True)
         self._log.error(
             "venue refused a market data request",
             md_req_id=reject.md_req_id, symbol=symbol, code=reject.reason_code, text=reject.text,

@@ -149,6 +149,11 @@ class FixSimServer:
         return None if self._ws is None else self._ws.port
 
     @property
+    def ws(self) -> WebSocketPublisher | None:
+        """The WebSocket feed (``close()`` and ``start()`` it again to stage an outage)."""
+        return self._ws
+
+    @property
     def origin_ns(self) -> int:
         return self._origin
 

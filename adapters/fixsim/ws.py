@@ -68,12 +68,13 @@ class WebSocketPublisher:
         self.port: int | None = None
 
     async def start(self) -> int:
-        """Listen; return the bound port (useful with ``port=0``)."""
+        """Listen; return the bound port (useful with ``port=0``). Started again after
+        :meth:`close`, it listens on the port it had (a feed outage, as clients see one)."""
         app = web.Application()
         app.router.add_get("/ws", self._handle)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
+        site = web.TCPSite(self._runner, self._host, self.port or self._port)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         return self.port

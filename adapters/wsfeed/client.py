@@ -227,7 +227,7 @@ class WsFeedClient:
         finally:
             # Synchronously, before any await: no frame may be queued for a dead connection.
             self._ws, self._outbox = None, None
-            self._core.disconnected()
+            self._core.disconnected(expected=self._stopping)
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
 

@@ -16,7 +16,8 @@ Rules:
   resubscribed (unsubscribe, subscribe) and re-gated until its fresh snapshot.
 * A frame that cannot be decoded is counted and logged; it still advances the sequence.
 * A symbol's staleness follows the events *delivered* for it: a symbol held back waiting for a
-  snapshot ages, because the engine is not seeing its data.
+  snapshot ages, because the engine is not seeing its data. A lost connection makes every
+  symbol stale at once.
 
 A sink that raises is a bug in the engine, not bad input: the exception propagates.
 """
@@ -137,9 +138,13 @@ class FeedCore:
         subscribes = [self._dialect.subscribe_message(symbol) for symbol in self._subs]
         return self._dialect.connect_messages() + subscribes
 
-    def disconnected(self) -> None:
-        """The connection is gone; subscriptions are kept for the next one."""
+    def disconnected(self, *, expected: bool = False) -> None:
+        """The connection is gone; subscriptions are kept for the next one. Unless the client
+        closed it on purpose (``expected``), every symbol is stale at once: without a
+        connection no data can come, whatever the threshold says."""
         self._connected = False
+        if not expected:
+            self._watchdog.expire_all()
 
     def receive(self, text: str) -> list[str]:
         """Handle one text frame: deliver its events; return frames to send (a resubscribe)."""

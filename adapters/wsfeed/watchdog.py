@@ -72,6 +72,17 @@ class StalenessWatchdog:
         if watch.timer is None:
             self._arm(symbol, watch)
 
+    def expire_all(self) -> None:
+        """Mark every tracked symbol stale now (the connection is gone: silence is certain),
+        reporting those that were fresh; the next :meth:`touch` of each clears it."""
+        for symbol, watch in list(self._watches.items()):
+            if watch.timer is not None:
+                watch.timer.cancel()
+                watch.timer = None
+            if not watch.stale:
+                watch.stale = True
+                self._on_change(symbol, True)
+
     def is_stale(self, symbol: str) -> bool:
         """Whether ``symbol``'s data is stale; a symbol not tracked has no data, so it is."""
         watch = self._watches.get(symbol)

@@ -36,11 +36,12 @@ from adapters.sim.config import MarketConfig
 from adapters.sim.market import MarketSimulator
 from engine.clock import NS, AcceleratedClock
 from engine.config import EngineConfig, SymbolConfig
-from engine.daemon import Daemon, DaemonConfig, OmsSettings, VenueSettings
+from engine.daemon import Daemon, DaemonConfig, MarketDataSettings, OmsSettings, VenueSettings
 from engine.engine import Engine
-from engine.events import CancelReject, ExecType, OrdStatus, Side
+from engine.events import CancelReject, ExecType, OrdStatus, Side, TimeInForce
 from engine.executor import ParentExecutor
-from engine.paper import PAPER_DAILY_VOLUME, PAPER_FLOW, QUICKFIX
+from engine.orders import ChildState
+from engine.paper import PAPER_DAILY_VOLUME, PAPER_FLOW, QUICKFIX, stale_after_s
 from engine.parent_events import ParentCancel, ParentOrder, ParentReplace
 from tests.kit.fix_client import free_port
 
@@ -166,9 +167,12 @@ async def paper_rig(
     faults: FaultConfig | None = None,
     warmup_s: float = 60.0,
     seed: int = 1,
+    market_data: str = "venue",
 ) -> AsyncIterator[Rig]:
     """fixsim + daemon + demo OMS as :func:`engine.paper._session` wires them, logged on, with
-    ``warmup_s`` simulated seconds of market seen by the engine. Stops everything on exit."""
+    ``warmup_s`` simulated seconds of market seen by the engine, its market data over the
+    venue's FIX session or (``market_data="ws"``) fixsim's WebSocket feed. Stops everything on
+    exit."""
     market = MarketSimulator(MarketConfig(symbol=SYMBOL, seed=seed, flow=PAPER_FLOW))
     fix_port, oms_port = free_port(), free_port()
     sim = FixSimServer(
@@ -177,6 +181,7 @@ async def paper_rig(
             settings_path=QUICKFIX / "fixsim.cfg",
             data_dir=data / "fixsim",
             fix_port=fix_port,
+            ws_port=0 if market_data == "ws" else None,
             speed=speed,
             faults=faults or FaultConfig(),
         ),
@@ -199,6 +204,13 @@ async def paper_rig(
             ),
             oms=OmsSettings(
                 settings=QUICKFIX / "engine-oms.cfg", data_dir=data / "oms", port=oms_port
+            ),
+            market_data=MarketDataSettings(source="venue")
+            if market_data == "venue"
+            else MarketDataSettings(
+                source="ws",
+                url=f"ws://127.0.0.1:{sim.ws_port}/ws",
+                stale_after_s=stale_after_s(speed),
             ),
         )
         daemon = Daemon(cfg, clock)
@@ -260,17 +272,18 @@ async def _warm_up(rig: Rig, warmup_s: float) -> None:
             and market.mid is not None
             and market.total_volume > 0
             and rig.daemon.venue.logged_on
+            and not market.stale
         ):
             ready.set()
 
-    rig.daemon.venue.subscribe(SYMBOL, check)
+    rig.daemon.market_data.subscribe(SYMBOL, check)
     timer = rig.clock.call_at(until, check)
     try:
         async with asyncio.timeout(warmup_s / rig.speed + 15):
             await ready.wait()
     finally:
         timer.cancel()
-        rig.daemon.venue.unsubscribe(SYMBOL, check)
+        rig.daemon.market_data.unsubscribe(SYMBOL, check)
 
 
 @pytest_asyncio.fixture
@@ -553,3 +566,78 @@ async def test_venue_disconnects_lose_no_fill(tmp_path: Path) -> None:
         assert parent.live_children == [] and rig.exchange_live(parent) == []
         assert _check_fill_accounting(rig, order, reports) == last.cum_qty
         assert last.cum_qty > 0
+
+
+@pytest.mark.asyncio
+async def test_websocket_market_data_outage_pulls_children_and_trading_resumes_after(
+    tmp_path: Path,
+) -> None:
+    # Market data from fixsim's WebSocket feed, orders over FIX. Mid-parent the feed goes
+    # away: the engine hears the symbol is stale, cancels its resting children and sends
+    # nothing until the feed is back with a fresh snapshot; then the parent completes.
+    async with paper_rig(tmp_path, market_data="ws") as rig:
+        publisher = rig.sim.ws
+        assert publisher is not None and rig.daemon.ws is not None
+        changes: asyncio.Queue[tuple[int, bool]] = asyncio.Queue()
+        left_resting: list[str] = []  # resting children not being cancelled once stale was heard
+
+        def on_stale(_symbol: str, stale: bool) -> None:
+            changes.put_nowait((rig.now(), stale))
+            parent = rig.engine.parent_by_clordid(order.cl_ord_id)
+            if stale and parent is not None:
+                left_resting.extend(
+                    c.cl_ord_id
+                    for c in parent.live_children
+                    if c.order.tif is TimeInForce.DAY
+                    and c.state in (ChildState.NEW, ChildState.PARTIALLY_FILLED)
+                )
+
+        rig.daemon.on_market_stale(on_stale)
+        market = rig.engine.symbols[SYMBOL].market
+        blind: list[object] = []  # children sent while the engine held the data stale
+        watch = rig.engine.on_note
+        assert watch is not None
+
+        def on_note(parent: ParentExecutor, event: str, fields: dict[str, object]) -> None:
+            watch(parent, event, fields)
+            if event == "child" and market.stale:
+                blind.append(fields["child"])
+
+        rig.engine.on_note = on_note
+        # twap rests passive children more than pov does.
+        order = rig.order(qty=20_000, minutes=5, strategy="twap")
+        assert rig.oms.send_parent(order)
+        reports = [await rig.report(timeout=10.0)]
+        # Until a passive child rests at the venue: looked at with each report and every few
+        # simulated seconds between (a resting child lives 30 s: 100 wall ms at 300x).
+        async with asyncio.timeout(rig.wall_budget(5)):
+            while not _resting(rig, order):
+                with contextlib.suppress(TimeoutError):
+                    reports.append(await rig.report(timeout=0.02))
+                    assert not _is_final(reports[-1]), "ended before a child rested"
+        parent = rig.engine.parent_by_clordid(order.cl_ord_id)
+        assert parent is not None and not parent.state.final
+        await publisher.close()
+        went_stale, stale = await asyncio.wait_for(changes.get(), 10)
+        assert stale and market.stale
+        sent_before = set(parent.children)
+        await publisher.start()
+        came_back, stale = await asyncio.wait_for(changes.get(), 15)
+        assert not stale and came_back > went_stale
+        # Every resting child was asked to go at once, and blind, nothing new went out.
+        assert left_resting == [] and blind == []
+        others = await rig.collect(reports, wall_s=rig.wall_budget(5))
+        assert others == []
+        last = reports[-1].report
+        assert last.ord_status in (OrdStatus.FILLED, OrdStatus.DONE_FOR_DAY), last
+        assert set(parent.children) - sent_before, "nothing sent after the outage"
+        assert _check_fill_accounting(rig, order, reports) == last.cum_qty > 0
+        assert rig.daemon.ws.counters.reconnects >= 1
+
+
+def _resting(rig: Rig, order: ParentOrder) -> bool:
+    parent = rig.engine.parent_by_clordid(order.cl_ord_id)
+    return parent is not None and any(
+        c.order.tif is TimeInForce.DAY and c.state in (ChildState.NEW, ChildState.PARTIALLY_FILLED)
+        for c in parent.live_children
+    )

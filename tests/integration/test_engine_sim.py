@@ -16,8 +16,8 @@ from adapters.sim.config import MarketConfig
 from engine.clock import NS
 from engine.config import EngineConfig, SymbolConfig
 from engine.engine import ParentRejected
-from engine.events import ExecType, OrdStatus
-from engine.orders import ParentState
+from engine.events import ExecType, OrdStatus, TimeInForce
+from engine.orders import ChildState, ParentState
 from engine.parent_events import (
     ParentCancel,
     ParentOrder,
@@ -263,6 +263,28 @@ def test_halt_cancels_children_and_stops_sending_until_resumed() -> None:
     s.run_for(1000)
     assert len(s.venue.sent) > sent and p.state.final
     assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+
+def test_stale_market_data_pulls_resting_children_and_holds_until_fresh() -> None:
+    s = _session()
+    p = s.engine.submit(_order(s, strategy="twap"))
+    for _ in range(600):  # simulated seconds, until a passive child rests at the venue
+        s.run_for(1)
+        resting = [c for c in p.live_children if c.order.tif is TimeInForce.DAY]
+        if resting and resting[0].state is ChildState.NEW:
+            break
+    else:
+        raise AssertionError("no resting child in 600 s")
+    s.engine.on_market_stale("XYZ", True)
+    assert [c.orig_cl_ord_id for _, c in s.venue.cancels][-1] == resting[0].cl_ord_id
+    sent = len(s.venue.sent)
+    s.run_for(120)  # the book and tape keep coming; the feed's verdict is what counts
+    assert len(s.venue.sent) == sent and not p.live_children
+    s.engine.on_market_stale("XYZ", False)
+    s.run_for(1)
+    assert len(s.venue.sent) > sent
+    s.run_for(1200)
+    assert p.state.final and check_invariants(s, cap_window_s=CFG.cap_window_s) == []
 
 
 def test_global_halt_refuses_new_parents() -> None:

@@ -275,6 +275,9 @@ async def test_regimes_when_a_bar_has_closed_then_each_symbol_has_its_state(rig:
     assert xyz["regime"] in ("LV", "HV", "ADV")
     assert xyz["sigma"] > 0 and isinstance(xyz["z"], float) and xyz["adv_score"] >= 0
     assert xyz["ts_ns"] <= rig.session.clock.now_ns()
+    assert (xyz["stale"], xyz["halted"]) == (False, False)
+    rig.session.engine.on_market_stale("XYZ", True)
+    assert (await (await rig.client.get("/regimes")).json())["XYZ"]["stale"] is True
 
 
 async def test_readyz_when_the_check_fails_then_503_naming_it_then_200() -> None:

@@ -10,6 +10,7 @@ from risk.gate import (
     Action,
     GateView,
     check_deadline,
+    check_market_data,
     check_no_overfill,
     check_participation,
     run_gate,
@@ -76,3 +77,14 @@ def test_chain_stops_at_the_first_denial_and_a_failing_check_fails_closed() -> N
 @pytest.mark.parametrize("qty", [0, -100])
 def test_nothing_to_send_is_denied(qty: int) -> None:
     assert run_gate(VIEW, qty)[0] == 0
+
+
+def test_market_data_denies_stale_or_halted_symbols_before_any_quantity_check() -> None:
+    assert check_market_data(VIEW, 100).action is Action.APPROVE
+    for view, reason in (
+        (replace(VIEW, market_stale=True), "stale_data"),
+        (replace(VIEW, market_halted=True), "halted"),
+    ):
+        qty, verdicts = run_gate(view, 100)
+        assert qty == 0
+        assert [(v.check, v.reason) for v in verdicts][-1] == ("market_data", reason)

@@ -366,3 +366,38 @@ def test_md_reject_when_subscription_refused_then_hook_told_and_nothing_to_unsub
     assert [(s, r.reason_code) for s, r in rig.md_rejects] == [("NOPE", "0")]
     rig.core.unsubscribe("NOPE", sink.append)
     assert len(_md_requests(rig)) == 1  # the venue holds no subscription to cancel
+
+
+def test_freshness_when_session_drops_and_resyncs_then_told_in_order() -> None:
+    rig, sink, order = _rig_on(), [], []
+    rig.core.on_session(lambda up: order.append(("session", up)))
+    rig.core.on_stale(lambda sym, stale: order.append((sym, stale, len(sink))))
+    rig.core.subscribe("XYZ", sink.append)
+    assert rig.core.is_stale("XYZ") and rig.core.is_stale("ABC")
+    ((first, _),) = _md_requests(rig)
+    rig.core.on_message(_snap(first))
+    rig.core.on_message(_snap(first))  # a refresh of fresh data: no transition
+    assert not rig.core.is_stale("XYZ")
+    rig.core.on_logout()
+    rig.core.on_logout()  # heard twice: told once
+    rig.core.on_logon(9)
+    (_, (second, _)) = _md_requests(rig)
+    rig.core.on_message(_snap(second))
+    # Fresh is told after the snapshot reached the sinks; stale after the session hook.
+    assert order == [
+        ("XYZ", False, 1),
+        ("session", False),
+        ("XYZ", True, 2),
+        ("session", True),
+        ("XYZ", False, 3),
+    ]
+
+
+def test_freshness_when_live_subscription_refused_then_stale() -> None:
+    rig, sink, told = _rig_on(), [], []
+    rig.core.on_stale(lambda sym, stale: told.append((sym, stale)))
+    rig.core.subscribe("XYZ", sink.append)
+    ((req_id, _),) = _md_requests(rig)
+    rig.core.on_message(_snap(req_id))
+    rig.core.on_message(encode_md_reject(MarketDataReject(req_id, "0", "no longer"), V))
+    assert told == [("XYZ", False), ("XYZ", True)] and rig.core.is_stale("XYZ")

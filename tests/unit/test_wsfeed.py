@@ -230,6 +230,25 @@ def test_core_when_held_back_then_symbol_ages_toward_stale() -> None:
     assert (core.counters.went_stale, core.counters.became_fresh) == (1, 1)
 
 
+def test_core_when_connection_lost_then_stale_at_once_unless_closed_on_purpose() -> None:
+    seen: list[tuple[str, bool]] = []
+    clock = SimClock(100)
+    core = FeedCore(
+        SimulatorDialect(), clock, stale_after_ns=NS, on_stale=lambda *a: seen.append(a)
+    )
+    core.subscribe("XYZ", lambda e: None)
+    core.connected()
+    core.receive(_snap(1))
+    core.disconnected()
+    core.disconnected()  # told once
+    assert seen == [("XYZ", True)]
+    clock.advance_to(100 + 5 * NS)  # no timer left to report it again
+    core.connected()
+    core.receive(_snap(1))
+    core.disconnected(expected=True)
+    assert seen == [("XYZ", True), ("XYZ", False)] and not core.is_stale("XYZ")
+
+
 def test_core_when_last_sink_leaves_then_unsubscribe_and_forget() -> None:
     core, _ = _core()
     a: list[MarketEvent] = []
