@@ -29,6 +29,18 @@ def test_the_shipped_example_configuration_checks_out(capsys: pytest.CaptureFixt
             "engine.bogus",
         ),
         ("[engine\n", "cannot read"),
+        (
+            '[engine.symbols.X]\ndaily_volume = 1\n[market_data]\nsource = "ws"\n',
+            "source ws needs url",
+        ),
+        (
+            '[engine.symbols.X]\ndaily_volume = 1\n[market_data]\nurl = "http://x"\n',
+            "market_data.url",
+        ),
+        (
+            '[engine.symbols.X]\ndaily_volume = 1\n[market_data]\nsource = "kafka"\n',
+            "market_data.source",
+        ),
     ],
 )
 def test_a_bad_configuration_exits_1_naming_the_field(
