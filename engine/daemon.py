@@ -37,10 +37,9 @@ from adapters.wsfeed.config import WsFeedConfig
 from engine.clock import Clock, LiveClock
 from engine.config import EngineConfig
 from engine.engine import Engine
-from engine.events import CancelReject, ExecutionReport
 from engine.gctune import tune_gc_for_latency
 from engine.looplag import LoopLagMonitor
-from engine.parent_events import RejectReason
+from engine.oms_outbox import OmsOutbox
 from strategies.planner import warm_up
 
 __all__ = ["Daemon", "DaemonConfig", "load_daemon_config"]
@@ -133,26 +132,6 @@ def load_daemon_config(path: Path) -> DaemonConfig:
         raise ValueError(f"{path}: {where}: {first['msg']}") from None
 
 
-class _OmsRouter:
-    """Parent reports to the FIX session the parent came from; a parent submitted over REST
-    (session ``rest``) is reported through the REST API and the engine's record only."""
-
-    def __init__(self, acceptor: OmsAcceptor) -> None:
-        self.acceptor = acceptor
-
-    def send_report(
-        self, session: str, report: ExecutionReport, reject_reason: RejectReason | None = None
-    ) -> bool:
-        if session not in self.acceptor.sessions:
-            return False
-        return self.acceptor.send_report(session, report, reject_reason)
-
-    def send_cancel_reject(self, session: str, reject: CancelReject) -> bool:
-        if session not in self.acceptor.sessions:
-            return False
-        return self.acceptor.send_cancel_reject(session, reject)
-
-
 class Daemon:
     """The engine and its FIX edges on one loop (see the module docstring)."""
 
@@ -175,8 +154,11 @@ class Daemon:
                 settings_path=cfg.oms.settings, data_dir=cfg.oms.data_dir, port=cfg.oms.port
             ),
             self.clock,
+            on_session=lambda session, up: self.outbox.session_changed(session, up),
         )
-        self.engine = Engine(cfg.engine, self.clock, self.venue, _OmsRouter(self.oms))
+        # Reports for an OMS session that is down wait for its next logon (engine/oms_outbox.py).
+        self.outbox = OmsOutbox(self.oms)
+        self.engine = Engine(cfg.engine, self.clock, self.venue, self.outbox)
         self.oms.connect(self.engine.on_parent_command)
         self.venue.on_session(self.engine.on_venue_session)
         md = cfg.market_data

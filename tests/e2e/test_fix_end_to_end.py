@@ -641,3 +641,43 @@ def _resting(rig: Rig, order: ParentOrder) -> bool:
         c.order.tif is TimeInForce.DAY and c.state in (ChildState.NEW, ChildState.PARTIALLY_FILLED)
         for c in parent.live_children
     )
+
+
+@pytest.mark.asyncio
+async def test_oms_session_down_while_the_parent_fills_loses_no_report(tmp_path: Path) -> None:
+    # The OMS logs out after the first fill; the parent goes on filling and ends while it is
+    # away. When it logs on again it gets every report it missed, in order, each once.
+    async with paper_rig(tmp_path) as rig:
+        order = rig.order(qty=20_000, minutes=5, strategy=FILLING)
+        finished = asyncio.Event()
+        watch = rig.engine.on_note
+        assert watch is not None
+
+        def on_note(parent: ParentExecutor, event: str, fields: dict[str, object]) -> None:
+            watch(parent, event, fields)
+            if event == "finished":
+                finished.set()
+
+        rig.engine.on_note = on_note
+        assert rig.oms.send_parent(order)
+        reports = [await rig.report(timeout=10.0)]
+        await rig.collect(
+            reports, wall_s=rig.wall_budget(5), until=lambda p: p.report.exec_type is ExecType.TRADE
+        )
+        await rig.oms.stop()
+        async with asyncio.timeout(rig.wall_budget(5)):
+            await finished.wait()
+        parent = rig.engine.parent_by_clordid(order.cl_ord_id)
+        assert parent is not None
+        session = parent.order.session
+        assert rig.daemon.outbox.pending(session) > 0  # the end came while it was away
+        await rig.oms.start()
+        await rig.oms.wait_logon(count=2, timeout=15)
+        others = await rig.collect(reports, wall_s=15)
+        assert others == []
+        assert rig.daemon.outbox.pending(session) == 0
+        # Exactly the engine's reports, in its order, none twice.
+        assert [p.report.exec_id for p in reports] == [
+            r.exec_id for r in rig.engine.reports[parent.id]
+        ]
+        assert _check_fill_accounting(rig, order, reports) == reports[-1].report.cum_qty > 0

@@ -1,0 +1,105 @@
+"""Parent reports to the OMS session each parent came from, none lost while it is down.
+
+The engine reports every parent event once (:class:`engine.engine.Engine` keeps its own record
+in ``Engine.reports``). The FIX acceptor writes a report only to a logged-on session: QuickFIX
+then holds it in its store and resends it if the OMS asks. A report for a session that is down
+is kept here, in order, and sent when the session logs on again; anything reported for that
+session meanwhile queues behind it, so the OMS sees every parent's reports in the order they
+happened (CumQty never goes backwards). A report that raced a disconnect may reach the OMS
+twice with the same ExecID; the OMS deduplicates on it (FIX's own rule for resent reports).
+
+Parents submitted over REST (session ``rest``, not a FIX session) have no one to report to
+over FIX: their reports stay in the engine's record and the REST API.
+
+What is kept lives in memory: a restart loses it (the journal issue makes it durable).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Protocol
+
+import structlog
+
+from engine.events import CancelReject, ExecutionReport
+from engine.parent_events import RejectReason
+
+__all__ = ["OmsOutbox", "OmsSessions"]
+
+log = structlog.get_logger("unwind.oms")
+
+
+class OmsSessions(Protocol):
+    """What the outbox needs of the FIX acceptor (``adapters.fix.oms_acceptor.OmsAcceptor``)."""
+
+    @property
+    def sessions(self) -> tuple[str, ...]: ...
+
+    def send_report(
+        self, session: str, report: ExecutionReport, reject_reason: RejectReason | None = None
+    ) -> bool: ...
+
+    def send_cancel_reject(self, session: str, reject: CancelReject) -> bool: ...
+
+
+class OmsOutbox:
+    """The engine's OMS port over FIX sessions (see the module docstring)."""
+
+    def __init__(self, acceptor: OmsSessions) -> None:
+        self._acceptor = acceptor
+        self._held: dict[str, deque[Callable[[], bool]]] = {}
+
+    def pending(self, session: str) -> int:
+        """How many messages wait for ``session`` to log on."""
+        held = self._held.get(session)
+        return 0 if held is None else len(held)
+
+    def send_report(
+        self, session: str, report: ExecutionReport, reject_reason: RejectReason | None = None
+    ) -> bool:
+        """Send now, or keep for the session's next logon. ``True`` if sent now."""
+        return self._send(
+            session,
+            lambda: self._acceptor.send_report(session, report, reject_reason),
+            report.cl_ord_id,
+        )
+
+    def send_cancel_reject(self, session: str, reject: CancelReject) -> bool:
+        return self._send(
+            session, lambda: self._acceptor.send_cancel_reject(session, reject), reject.cl_ord_id
+        )
+
+    def session_changed(self, session: str, logged_on: bool) -> None:
+        """The acceptor's session hook: a session that logs on gets what was kept for it."""
+        if logged_on:
+            self.flush(session)
+
+    def flush(self, session: str) -> int:
+        """Send what was kept for ``session``, oldest first, until a send fails; return how
+        many went out."""
+        held = self._held.get(session)
+        sent = 0
+        while held:
+            if not held[0]():
+                break
+            held.popleft()
+            sent += 1
+        if held is not None and not held:
+            del self._held[session]
+        if sent:
+            log.info("oms reports delivered after the session was back", session=session, sent=sent)
+        return sent
+
+    def _send(self, session: str, send: Callable[[], bool], cl_ord_id: str) -> bool:
+        if session not in self._acceptor.sessions:
+            return False  # not a FIX session (a REST parent): the engine's record is its report
+        held = self._held.get(session)
+        if held is None:
+            if send():
+                return True
+            held = self._held[session] = deque()
+            log.warning("oms session down: reports kept until it is back", session=session)
+        held.append(send)
+        log.info("oms report kept", session=session, cl_ord_id=cl_ord_id, pending=len(held))
+        return False
