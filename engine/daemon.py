@@ -247,7 +247,15 @@ class Daemon:
             await asyncio.sleep(0.05)  # wall time: waiting on the venue's answers, not a market
         left = open_children() if cfg.drain_action == "cancel" else 0
         if left:
-            log.warning("drain timed out", unconfirmed_children=left)
+            log.warning(
+                "drain timed out",
+                unconfirmed_children=left,
+                children={
+                    p.id: [c.cl_ord_id for c in p.live_children]
+                    for p in self.engine.parents.values()
+                    if p.live_children
+                },
+            )
         return left
 
     async def shutdown(self) -> None:

@@ -323,7 +323,7 @@ class Engine:
         if child is None:
             log.warning(
                 "report for an unknown child",
-                cl_ord_id=event.cl_ord_id,
+                child=event.cl_ord_id,
                 exec_type=event.exec_type.value,
             )
             return
@@ -335,7 +335,9 @@ class Engine:
         try:
             self._apply(parent, child, event)
         except IllegalTransition as exc:
-            log.error("illegal child transition", child=child.cl_ord_id, error=str(exc))
+            log.error(
+                "illegal child transition", parent=parent.id, child=child.cl_ord_id, error=str(exc)
+            )
         parent.child_done(self.clock.now_ns())
 
     def _apply(self, parent: ParentExecutor, child: ChildOrder, r: ExecutionReport) -> None:
@@ -538,7 +540,10 @@ class Engine:
         try:
             self.submit(order)
         except ParentRejected as rej:
-            log.warning("parent rejected", cl_ord_id=order.cl_ord_id, reason=rej.text)
+            # No parent id: the order never became one. The OMS's ClOrdID names it.
+            log.warning(
+                "parent rejected", cl_ord_id=order.cl_ord_id, session=order.session, reason=rej.text
+            )
             now = self.clock.now_ns()
             report = refused_report(
                 exec_id=self._exec_id(),
@@ -561,11 +566,19 @@ class Engine:
             self._index(parent, request_id)
             parent.cl_ord_id, parent.orig_cl_ord_id = request_id, parent.cl_ord_id
         self._report(parent, ExecType.PENDING_CANCEL)
+        self.note(parent, "cancel_requested", request=request_id)
         parent.decide(self.clock.now_ns())
 
     def _cancel_parent(self, cmd: ParentCancel) -> None:
         parent = self._by_clordid.get(cmd.orig_cl_ord_id)
         if parent is None or parent.state.final:
+            log.info(
+                "parent cancel refused",
+                parent=None if parent is None else parent.id,
+                cl_ord_id=cmd.cl_ord_id,
+                orig_cl_ord_id=cmd.orig_cl_ord_id,
+                session=cmd.session,
+            )
             self.oms.send_cancel_reject(
                 cmd.session,
                 CancelReject(
@@ -589,6 +602,14 @@ class Engine:
         now = self.clock.now_ns()
 
         def refuse(text: str) -> None:
+            log.info(
+                "parent replace refused",
+                parent=None if parent is None else parent.id,
+                cl_ord_id=cmd.cl_ord_id,
+                orig_cl_ord_id=cmd.orig_cl_ord_id,
+                session=cmd.session,
+                reason=text,
+            )
             self.oms.send_cancel_reject(
                 cmd.session,
                 CancelReject(
@@ -631,10 +652,12 @@ class Engine:
         if end != parent.order.end_ns:
             self.clock.call_at(end, lambda: parent.decide(self.clock.now_ns()))
         self._report(parent, ExecType.REPLACED, orig=orig)
+        self.note(parent, "replaced", qty=qty, end_ns=end, cap=cap, limit_price=parent.limit_price)
         parent.decide(now)
 
     def _reject_unknown(self, session: str, cl_ord_id: str, symbol: str, side: Side) -> None:
         now = self.clock.now_ns()
+        log.info("status request for an unknown parent", cl_ord_id=cl_ord_id, session=session)
         report = unknown_order_status(
             StatusRequest(cl_ord_id, symbol, side, now), exec_id=self._exec_id(), ts=now
         )

@@ -63,11 +63,15 @@ class OmsOutbox:
             session,
             lambda: self._acceptor.send_report(session, report, reject_reason),
             report.cl_ord_id,
+            report.venue_order_id,
         )
 
     def send_cancel_reject(self, session: str, reject: CancelReject) -> bool:
         return self._send(
-            session, lambda: self._acceptor.send_cancel_reject(session, reject), reject.cl_ord_id
+            session,
+            lambda: self._acceptor.send_cancel_reject(session, reject),
+            reject.cl_ord_id,
+            reject.venue_order_id,
         )
 
     def session_changed(self, session: str, logged_on: bool) -> None:
@@ -91,7 +95,9 @@ class OmsOutbox:
             log.info("oms reports delivered after the session was back", session=session, sent=sent)
         return sent
 
-    def _send(self, session: str, send: Callable[[], bool], cl_ord_id: str) -> bool:
+    def _send(
+        self, session: str, send: Callable[[], bool], cl_ord_id: str, parent: str | None
+    ) -> bool:
         if session not in self._acceptor.sessions:
             return False  # not a FIX session (a REST parent): the engine's record is its report
         held = self._held.get(session)
@@ -101,5 +107,11 @@ class OmsOutbox:
             held = self._held[session] = deque()
             log.warning("oms session down: reports kept until it is back", session=session)
         held.append(send)
-        log.info("oms report kept", session=session, cl_ord_id=cl_ord_id, pending=len(held))
+        log.info(
+            "oms report kept",
+            session=session,
+            parent=parent,
+            cl_ord_id=cl_ord_id,
+            pending=len(held),
+        )
         return False

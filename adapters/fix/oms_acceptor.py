@@ -321,7 +321,13 @@ class OmsAcceptor:
 
     def _refuse(self, key: str, message: fix.Message, e: FixDecodeError, now: int) -> None:
         kind = msg_type(message)
-        log.info("oms message refused", session=key, msg_type=kind, reason=e.reason)
+        log.info(
+            "oms message refused",
+            session=key,
+            msg_type=kind,
+            cl_ord_id=get_field(message, 11),
+            reason=e.reason,
+        )
         if kind == "D":
             reply = reject_order_message(
                 message, _V44, exec_id=self._exec_id(), reason=e.reason, ts_ns=now, code=e.code

@@ -279,7 +279,7 @@ class VenueSession:
         else:
             reason = NOT_SENT
         self.counters.not_sent += 1
-        self._log.warning("instruction not sent", cl_ord_id=instruction.cl_ord_id, reason=reason)
+        self._log.warning("instruction not sent", child=instruction.cl_ord_id, reason=reason)
         answer = self._refusal(instruction, reason)
         if answer is not None:
             self._defer(lambda: self._deliver(answer))
@@ -401,7 +401,10 @@ class VenueSession:
         item = self._sent.pop(seq, None)
         if item is None or ref != _ref_of(item):
             return
-        self._log.warning("instruction gap-filled, not resent", seq=seq, ref=ref)
+        if isinstance(item, MarketDataRequest):
+            self._log.warning("market data request gap-filled, not resent", seq=seq, ref=ref)
+        else:
+            self._log.warning("instruction gap-filled, not resent", seq=seq, child=ref)
         if isinstance(item, NewOrder):
             self.request_status(StatusRequest(item.cl_ord_id, item.symbol, item.side, self._now()))
         elif isinstance(item, StatusRequest):
@@ -463,10 +466,16 @@ class VenueSession:
         if not self._seen.add(key):
             if report.possible_duplicate:
                 self.counters.duplicates_dropped += 1
-                self._log.info("duplicate report dropped", exec_id=report.exec_id)
+                self._log.info(
+                    "duplicate report dropped", exec_id=report.exec_id, child=report.cl_ord_id
+                )
                 return
             self.counters.exec_ids_reused += 1
-            self._log.warning("venue reused an ExecID without PossDupFlag", exec_id=key)
+            self._log.warning(
+                "venue reused an ExecID without PossDupFlag",
+                exec_id=report.exec_id,
+                child=report.cl_ord_id,
+            )
         self._deliver(report)
 
     def _on_cancel_reject(self, reject: CancelReject) -> None:
