@@ -64,6 +64,9 @@ class EngineConfig(_Strict):
         0.05, gt=0, le=1, description="re-plan when off plan by this fraction of the parent"
     )
     default_risk_aversion: float = Field(1e-6, ge=0)
+    default_urgency: float = Field(
+        0.5, ge=0, le=1, description="a parent's urgency when the OMS sends none (0.5: neutral)"
+    )
     default_strategy: Literal["ac", "dp", "twap", "vwap", "pov", "adaptive"] = "adaptive"
     passive_fraction: float = Field(
         0.5, ge=0, le=1, description="share of each bucket worked passively (non-adaptive)"

@@ -491,6 +491,11 @@ class Engine:
         )
         if not (risk >= 0 and math.isfinite(risk)):
             raise ParentRejected(RejectReason.UNSUPPORTED, f"RiskAversion must be >= 0, got {risk}")
+        urgency = self.cfg.default_urgency if order.urgency is None else order.urgency
+        if not 0.0 <= urgency <= 1.0:  # NaN fails too
+            raise ParentRejected(
+                RejectReason.UNSUPPORTED, f"Urgency must be in [0, 1] (0.5 neutral), got {urgency}"
+            )
         tick = round(sym_cfg.tick * PRICE_SCALE)
         if order.limit_price is not None and (order.limit_price <= 0 or order.limit_price % tick):
             raise ParentRejected(
@@ -516,6 +521,7 @@ class Engine:
             end_ns=order.end_ns,
             cap=cap,
             risk_aversion=risk,
+            urgency=urgency,
             market=sym.market,
             detector=sym.detector,
             sym=sym_cfg,

@@ -162,6 +162,19 @@ class _Lines(NamedTuple):
     final: bool  # the last stretch before the end time
 
 
+def urgency_risk_mult(urgency: float) -> float:
+    """Urgency's effect on the planners' risk aversion (ac, dp, adaptive): a factor of 100 either
+    way of the neutral 0.5 (``10 ** (4 (u - 0.5))``). At the default risk aversion that spans a
+    schedule close to TWAP (0) to one as front-loaded as the cap allows (1)."""
+    return float(10.0 ** (4.0 * (urgency - 0.5)))
+
+
+def urgency_passive_mult(urgency: float) -> float:
+    """Urgency's effect on the share of each bucket worked passively (every strategy): x2 at
+    0 (patient), x1 at 0.5, x0 at 1 (every child marketable, within the cap)."""
+    return 2.0 * (1.0 - urgency)
+
+
 class ParentExecutor:
     """One parent order being worked (see the module docstring)."""
 
@@ -176,6 +189,7 @@ class ParentExecutor:
         cap: float,
         risk_aversion: float,
         market: SymbolMarket,
+        urgency: float = 0.5,
         detector: RegimeDetector,
         sym: SymbolConfig,
     ) -> None:
@@ -195,6 +209,7 @@ class ParentExecutor:
         self.end_ns = end_ns
         self.cap = cap
         self.risk_aversion = risk_aversion
+        self.urgency = urgency
         self.market = market
         self.detector = detector
         self.sym = sym
@@ -296,7 +311,11 @@ class ParentExecutor:
         sigma = price * math.sqrt(max(iv, 0.0) / horizon_s)  # currency / sqrt(s)
         adaptive = self.strategy == "adaptive"
         impact_mult = policy.impact_mult if adaptive else 1.0
-        risk = self.risk_aversion * (policy.risk_aversion_mult if adaptive else 1.0)
+        risk = (
+            self.risk_aversion
+            * (policy.risk_aversion_mult if adaptive else 1.0)
+            * urgency_risk_mult(self.urgency)
+        )
         model = _linear_impact(self.sym.eta * impact_mult, self.sym.gamma, self.sym.epsilon)
         expected = self._expected_volume_so_far(now)
         traded = self.market_since_start()
@@ -677,14 +696,20 @@ class ParentExecutor:
             total = plan_.cum_targets[-1]
             return _Lines(k, bucket_start + plan_.bucket_ns, total, total, target, done, True)
         elapsed = (now - bucket_start) / plan_.bucket_ns
-        passive = (
-            self._policy().passive_fraction
-            if self.strategy == "adaptive"
-            else (cfg.passive_fraction)
-        )
+        passive = self._passive_fraction()
         must = prev + must_fraction(elapsed, passive) * target
         may = plan_.cum_targets[k]
         return _Lines(k, bucket_start + plan_.bucket_ns, must, may, target, done, False)
+
+    def _passive_fraction(self) -> float:
+        """The share of each bucket left to passive orders: the regime policy's (adaptive) or
+        the configured one, scaled by urgency (:func:`urgency_passive_mult`)."""
+        base = (
+            self._policy().passive_fraction
+            if self.strategy == "adaptive"
+            else self.ctx.cfg.passive_fraction
+        )
+        return min(1.0, base * urgency_passive_mult(self.urgency))
 
     def _behind_now(self, now: int) -> bool:
         plan_ = self.plan
@@ -716,9 +741,7 @@ class ParentExecutor:
             return now
         if lines.final or lines.target <= 0:
             return horizon  # the must line is flat until then
-        passive = (
-            self._policy().passive_fraction if self.strategy == "adaptive" else cfg.passive_fraction
-        )
+        passive = self._passive_fraction()
         if passive >= 1.0:
             return horizon
         k = lines.bucket

@@ -59,7 +59,9 @@ class SubmitParent(BaseModel):
         None, allow_inf_nan=False, description="fraction of market volume; omitted: default"
     )
     risk_aversion: float | None = Field(None, allow_inf_nan=False, description="per currency")
-    urgency: float | None = Field(None, allow_inf_nan=False)
+    urgency: float | None = Field(
+        None, ge=0, le=1, allow_inf_nan=False, description="0 patient, 0.5 neutral, 1 urgent"
+    )
 
 
 def time_to_ns(t: dt.datetime) -> int:

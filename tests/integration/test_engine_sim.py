@@ -17,6 +17,7 @@ from engine.clock import NS
 from engine.config import EngineConfig, SymbolConfig
 from engine.engine import ParentRejected
 from engine.events import ExecType, OrdStatus, TimeInForce
+from engine.executor import ParentExecutor
 from engine.orders import ChildState, ParentState
 from engine.parent_events import (
     ParentCancel,
@@ -285,6 +286,38 @@ def test_stale_market_data_pulls_resting_children_and_holds_until_fresh() -> Non
     assert len(s.venue.sent) > sent
     s.run_for(1200)
     assert p.state.final and check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+
+def _worked(strategy: str, urgency: float, seconds: float = 300) -> ParentExecutor:
+    s = _session()
+    p = s.engine.submit(_order(s, strategy=strategy, qty=30_000, urgency=urgency))
+    s.run_for(seconds)
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+    return p
+
+
+@pytest.mark.parametrize("strategy", ["ac", "dp", "adaptive"])
+def test_urgency_front_loads_the_plan_and_trades_faster_within_the_cap(strategy: str) -> None:
+    patient, neutral, urgent = (_worked(strategy, u) for u in (0.0, 0.5, 1.0))
+    firsts = [p.plans[0].cum_targets[0] for p in (patient, neutral, urgent)]
+    assert firsts == sorted(firsts) and firsts[0] < firsts[2]
+    assert urgent.filled > 1.5 * neutral.filled
+
+
+def test_urgency_zero_works_every_bucket_passively_and_one_goes_marketable() -> None:
+    patient, urgent = _worked("twap", 0.0), _worked("twap", 1.0)
+    assert patient.filled > 0
+    assert all(c.order.tif is TimeInForce.DAY for c in patient.children.values())
+    assert any(c.order.tif is TimeInForce.IOC for c in urgent.children.values())
+
+
+@pytest.mark.parametrize("urgency", [-0.1, 1.5, float("nan")])
+def test_urgency_outside_zero_to_one_is_rejected_naming_it(urgency: float) -> None:
+    s = _session()
+    s.engine.on_parent_command(_order(s, urgency=urgency))
+    report, reason = s.oms.rejects[0]
+    assert reason is RejectReason.UNSUPPORTED and "Urgency" in report.text
+    assert s.venue.sent == []
 
 
 def test_global_halt_refuses_new_parents() -> None:
