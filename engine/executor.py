@@ -162,6 +162,13 @@ class _Lines(NamedTuple):
     final: bool  # the last stretch before the end time
 
 
+def _ioc_unended(child: ChildOrder) -> bool:
+    return child.order.tif is TimeInForce.IOC and child.state in (
+        ChildState.NEW,
+        ChildState.PARTIALLY_FILLED,
+    )
+
+
 def urgency_risk_mult(urgency: float) -> float:
     """Urgency's effect on the planners' risk aversion (ac, dp, adaptive): a factor of 100 either
     way of the neutral 0.5 (``10 ** (4 (u - 0.5))``). At the default risk aversion that spans a
@@ -483,21 +490,14 @@ class ParentExecutor:
         if live:
             if not self._refresh(now, live):
                 # Resting children are looked at again when the touch moves away from them or
-                # the plan's must line gets ahead of them (their time to live is a timer); an
-                # acknowledged IOC whose end is unheard of when its ack timeout passes (then
-                # its status is asked); unconfirmed ones when the venue answers.
+                # the plan's must line gets ahead of them (their time to live is a timer); the
+                # others when the venue answers (or their ack timer asks it: _check_ack).
                 until = _NEVER
-                ack_ns = round(self.ctx.cfg.ack_timeout_s * NS)
-                resting = []
-                for c in live:
-                    if c.state not in _RESTING:
-                        continue
-                    if c.order.tif is TimeInForce.DAY:
-                        resting.append(c)
-                    elif not c.status_asked:
-                        until = min(until, c.sent_ns + ack_ns)
+                resting = [
+                    c for c in live if c.state in _RESTING and c.order.tif is TimeInForce.DAY
+                ]
                 if resting:
-                    until = min(until, self._behind_at(plan_, lines, now))
+                    until = self._behind_at(plan_, lines, now)
                 self._sleep(until, band=self._touch_band(resting) if resting else None)
             return
         if not self.ctx.venue_up:
@@ -659,11 +659,7 @@ class ParentExecutor:
             if child.state not in (ChildState.NEW, ChildState.PARTIALLY_FILLED):
                 continue  # already being cancelled: wait for the venue
             if child.order.tif is TimeInForce.IOC:
-                # An IOC ends at once; if its end has not been heard of, ask (a lost report).
-                if age >= round(cfg.ack_timeout_s * NS) and not child.status_asked:
-                    child.status_asked = True
-                    self.request_status(child)
-                continue
+                continue  # it ends at once; if its end is never heard of, _check_ack asks
             stale = age >= round(cfg.child_ttl_s * NS)
             best = self.market.best(self.side)  # our own side's touch
             off = (
@@ -768,9 +764,15 @@ class ParentExecutor:
         )
 
     def _check_ack(self, child: ChildOrder) -> None:
+        """At the child's ack timeout: unacknowledged, it is unknown until the venue says; an
+        acknowledged IOC should have ended at once, so its end report was lost: ask too."""
         if child.state is ChildState.PENDING_NEW:
             child.apply(ChildEvent.LOST)
             self.ctx.note(self, "child_unknown", child=child.cl_ord_id, why="no ack in time")
+            self.request_status(child)
+        elif _ioc_unended(child):
+            child.status_asked = True
+            self.ctx.note(self, "child_unknown", child=child.cl_ord_id, why="IOC end not heard")
             self.request_status(child)
 
     def _check_cancel(self, child: ChildOrder) -> None:
@@ -786,7 +788,7 @@ class ParentExecutor:
         )
 
     def _recheck(self, child: ChildOrder) -> None:
-        if child.state in (ChildState.UNKNOWN, ChildState.PENDING_CANCEL):
+        if child.state in (ChildState.UNKNOWN, ChildState.PENDING_CANCEL) or _ioc_unended(child):
             self.request_status(child)
 
     def _wind_down(self, now: int) -> None:

@@ -76,6 +76,7 @@ class RecordingVenue:
         self.faults = None if faults is None else FaultInjector(faults)
         self.sent: list[tuple[int, NewOrder]] = []
         self.cancels: list[tuple[int, CancelOrder]] = []
+        self.status_requests: list[tuple[int, StatusRequest]] = []
         self.reports: list[ExecutionReport] = []
         self._sink: Callable[[VenueEvent], None] | None = None
         self._reject_ids = itertools.count(1)
@@ -130,6 +131,7 @@ class RecordingVenue:
         self.market.replace(request)
 
     def request_status(self, request: StatusRequest) -> None:
+        self.status_requests.append((self.market.now_ns, request))
         self.market.request_status(request)
 
 
@@ -141,11 +143,13 @@ class SimSession:
         market_cfg: MarketConfig,
         engine_cfg: EngineConfig,
         faults: FaultConfig | None = None,
+        *,
+        venue: Callable[[MarketSimulator, FaultConfig | None], RecordingVenue] = RecordingVenue,
     ) -> None:
         self.market = MarketSimulator(market_cfg)
         self.clock = SimClock(self.market.now_ns)
         self.oms = RecordingOms()
-        self.venue = RecordingVenue(self.market, faults)
+        self.venue = venue(self.market, faults)
         self.engine = Engine(engine_cfg, self.clock, self.venue, self.oms, run_tag="S")
         self.tape: list[tuple[int, int]] = []  # every print: (ts, size)
         self.market.subscribe(market_cfg.symbol, self._on_market)

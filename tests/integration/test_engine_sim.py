@@ -8,6 +8,7 @@ with the market's events, so nothing sleeps. Invariants are re-derived from the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import pytest
 import structlog
@@ -16,7 +17,7 @@ from adapters.sim.config import MarketConfig
 from engine.clock import NS
 from engine.config import EngineConfig, SymbolConfig
 from engine.engine import ParentRejected
-from engine.events import ExecType, OrdStatus, TimeInForce
+from engine.events import ExecType, ExecutionReport, NewOrder, OrdStatus, TimeInForce, VenueEvent
 from engine.executor import ParentExecutor
 from engine.orders import ChildState, ParentState
 from engine.parent_events import (
@@ -26,7 +27,7 @@ from engine.parent_events import (
     ParentStatusRequest,
     RejectReason,
 )
-from engine.simrun import SimSession, check_invariants
+from engine.simrun import RecordingVenue, SimSession, check_invariants
 from strategies.schedule import Side
 
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -318,6 +319,50 @@ def test_urgency_outside_zero_to_one_is_rejected_naming_it(urgency: float) -> No
     report, reason = s.oms.rejects[0]
     assert reason is RejectReason.UNSUPPORTED and "Urgency" in report.text
     assert s.venue.sent == []
+
+
+class _IocEndsLost(RecordingVenue):
+    """Acknowledges every child, but an IOC's end (its fill or expiry) never arrives: only a
+    status request can tell the engine how it ended."""
+
+    def connect(self, sink: Callable[[VenueEvent], None]) -> None:
+        def lossy(event: VenueEvent) -> None:
+            if (
+                isinstance(event, ExecutionReport)
+                and event.exec_type not in (ExecType.NEW, ExecType.ORDER_STATUS)
+                and any(o.cl_ord_id == event.cl_ord_id for _, o in self.iocs)
+            ):
+                return
+            sink(event)
+
+        super().connect(lossy)
+
+    @property
+    def iocs(self) -> list[tuple[int, NewOrder]]:
+        return [(t, o) for t, o in self.sent if o.tif is TimeInForce.IOC]
+
+
+def test_an_acked_ioc_whose_end_is_lost_is_asked_about_at_its_ack_timeout() -> None:
+    # Nothing else would wake the parent soon: the IOC is acknowledged (so no ack timer
+    # fires), the cap is far, and its next bucket boundary is up to a minute away.
+    s = SimSession(MarketConfig(seed=3), CFG, venue=_IocEndsLost)
+    s.run_for(300)
+    p = s.engine.submit(_order(s, strategy="twap", urgency=1.0))  # marketable children
+    s.run_for(1300)
+    venue = s.venue
+    assert isinstance(venue, _IocEndsLost) and len(venue.iocs) >= 3
+    asked: dict[str, int] = {}
+    for t, r in venue.status_requests:
+        asked.setdefault(r.cl_ord_id, t)
+    for _, order in venue.iocs:
+        child = p.children[order.cl_ord_id]
+        # Asked by its ack timeout at the latest, not at some later market event or bucket
+        # boundary (the venue's record is in market time, a hair behind the engine's clock).
+        delay = asked[order.cl_ord_id] - child.sent_ns
+        assert delay <= round(CFG.ack_timeout_s * NS) + NS // 100, (order.cl_ord_id, delay)
+        assert child.state.final  # the status answer settled it
+    assert p.state.final and p.filled > 0
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
 
 
 def test_global_halt_refuses_new_parents() -> None:
