@@ -307,6 +307,7 @@ class FixVenueClient:
         if self._initiator is None:
             return
         session = fix.Session.lookupSession(self._sid)
+        self._core.closing = True  # our own logout: not an outage to warn about
         if session is not None:
             session.logout("engine stopping")  # also stops a logon in progress
         if self.logged_on:

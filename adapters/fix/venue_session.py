@@ -196,6 +196,7 @@ class VenueSession:
         self.version = version
         self.counters = VenueCounters()
         self.logged_on = False
+        self.closing = False  # set by the shell when it logs out on purpose
         self._transport = transport
         self._now = now_ns
         self._defer = defer
@@ -380,14 +381,18 @@ class VenueSession:
             return  # QuickFIX also reports a logon attempt that failed: no change to report
         self.logged_on = False
         self.counters.logouts += 1
-        self._log.warning("venue session logged out")
+        if self.closing:
+            self._log.info("venue session logged out (stopping)")
+        else:
+            self._log.warning("venue session logged out")
         self._md_ids.clear()
         lost = [feed.symbol for feed in self._feeds.values() if feed.synced]
         for feed in self._feeds.values():
             self._unsync(feed)
         for hook in tuple(self._session_hooks):
             hook(False)
-        self._tell_stale(lost, True)
+        if not self.closing:  # stopping: nobody trades on this data any more
+            self._tell_stale(lost, True)
 
     def on_not_resent(self, seq: int, ref: str | None) -> None:
         """The venue asked for message ``seq`` again and it was gap-filled, not resent.

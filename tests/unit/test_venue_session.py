@@ -401,3 +401,14 @@ def test_freshness_when_live_subscription_refused_then_stale() -> None:
     rig.core.on_message(_snap(req_id))
     rig.core.on_message(encode_md_reject(MarketDataReject(req_id, "0", "no longer"), V))
     assert told == [("XYZ", False), ("XYZ", True)] and rig.core.is_stale("XYZ")
+
+
+def test_freshness_when_we_log_out_on_purpose_then_no_stale_alarm() -> None:
+    rig, sink, told = _rig_on(), [], []
+    rig.core.on_stale(lambda sym, stale: told.append((sym, stale)))
+    rig.core.subscribe("XYZ", sink.append)
+    ((req_id, _),) = _md_requests(rig)
+    rig.core.on_message(_snap(req_id))
+    rig.core.closing = True
+    rig.core.on_logout()
+    assert told == [("XYZ", False)] and rig.sessions == [True, False]
