@@ -31,6 +31,7 @@ what a venue puts in Text (58) of its reject.
 from __future__ import annotations
 
 import calendar
+import datetime
 import enum
 import re
 import time
@@ -223,6 +224,8 @@ def _parse_time(hms: str, tag: int) -> tuple[int, int, int, int]:
     if len(frac) > 9 or (frac and not frac.isdigit()):
         raise FixDecodeError(f"tag {tag}: bad fraction of a second in {hms!r}", tag=tag)
     h, mi, s = (int(p) for p in parts)
+    if h > 23 or mi > 59 or s > 60:  # FIX allows a leap second (60)
+        raise FixDecodeError(f"tag {tag}: time {hms!r} out of range", tag=tag)
     return h, mi, s, int(frac.ljust(9, "0")) if frac else 0
 
 
@@ -239,5 +242,9 @@ def date_time_from_fix(date: str, hms: str, *, tag: int = 273) -> int:
     if len(date) != 8 or not date.isdigit():
         raise FixDecodeError(f"tag {tag}: bad date {date!r}", tag=tag)
     h, mi, s, ns = _parse_time(hms, tag)
+    try:
+        datetime.date(int(date[:4]), int(date[4:6]), int(date[6:]))
+    except ValueError:
+        raise FixDecodeError(f"tag {tag}: no such date {date!r}", tag=tag) from None
     secs = calendar.timegm((int(date[:4]), int(date[4:6]), int(date[6:]), h, mi, s, 0, 0, 0))
     return secs * _NS + ns

@@ -167,6 +167,22 @@ def test_ts_to_fix_when_known_instant_then_utc_text() -> None:
     assert ts_from_fix("20260101-09:33:20") == T0 - 123_456_789
 
 
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("20260101-25:00:00", "out of range"),
+        ("20260101-09:60:00", "out of range"),
+        ("20260101-09:00:61", "out of range"),
+        ("20260230-09:00:00", "no such date"),
+        ("20261301-09:00:00", "no such date"),
+    ],
+)
+def test_ts_from_fix_when_time_or_date_impossible_then_decode_error(text: str, words: str) -> None:
+    with pytest.raises(FixDecodeError, match=words):
+        ts_from_fix(text)
+    assert ts_from_fix("20261231-23:59:60") == ts_from_fix("20270101-00:00:00")  # leap second
+
+
 # --- order entry -----------------------------------------------------------------------------
 
 ORDERS = [
