@@ -65,6 +65,7 @@ class WebSocketPublisher:
         self._clients: set[_Client] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self.port: int | None = None
 
     async def start(self) -> int:
@@ -76,6 +77,7 @@ class WebSocketPublisher:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self.port or self._port)
         await site.start()
+        self._site = site
         self.port = int(self._runner.addresses[0][1])
         return self.port
 
@@ -89,6 +91,11 @@ class WebSocketPublisher:
                 self._subscribe(client, symbol)
 
     async def close(self) -> None:
+        # Stop listening first, or a client that reconnects at once gets in while the others
+        # are being closed, and is dropped a moment later.
+        if self._site is not None:
+            await self._site.stop()
+            self._site = None
         for client in list(self._clients):
             self._unsubscribe_all(client)
             await client.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
