@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -148,6 +148,7 @@ class Engine:
         self.reports: dict[str, list[ExecutionReport]] = {}
         self.verdicts: dict[str, deque[Verdict]] = {}  # the latest non-approvals per parent
         self.verdict_counts: dict[str, int] = {}  # all non-approvals per parent
+        self.forgotten_children: Counter[ChildState] = Counter()  # of parents forgotten
         self.venue_up = True
         self.halted = False
         self._held_notes: list[tuple[ParentExecutor, str, str, dict[str, object]]] | None = None
@@ -716,6 +717,9 @@ class Engine:
         if self.parents.get(parent.id) is not parent:
             return
         del self.parents[parent.id]
+        # Counters must not go down when their subjects go: the children's final states live
+        # on as totals (every child of a finished parent is final).
+        self.forgotten_children.update(c.state for c in parent.children.values())
         for cl_ord_id in parent.oms_ids:
             if self._by_clordid.get(cl_ord_id) is parent:
                 del self._by_clordid[cl_ord_id]

@@ -14,9 +14,10 @@ do not expose the registry from prometheus_client's own HTTP server thread.
 | ``unwind_child_orders_working`` | gauge | ``state`` | children in each live state |
 | ``unwind_regime`` | gauge | ``symbol``, ``regime`` | 1 for the current regime, else 0 |
 
-Final child states are absorbing and the engine keeps every child, so the counter only rises
-(it restarts with the process, as Prometheus expects); live states come and go, so they are a
-gauge of their own rather than samples of the counter.
+Final child states are absorbing, and the children of a parent the engine forgets after its
+retention live on in ``Engine.forgotten_children``, so the counter only rises (it restarts with
+the process, as Prometheus expects); live states come and go, so they are a gauge of their own
+rather than samples of the counter.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class EngineCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         working, ratio, finals, live, regime = self._families()
-        children: Counter[ChildState] = Counter()
+        children: Counter[ChildState] = Counter(self.engine.forgotten_children)
         n_working = 0
         for p in self.engine.parents.values():
             n_working += not p.state.final

@@ -19,6 +19,7 @@ from engine.config import EngineConfig, SymbolConfig
 from engine.engine import ParentRejected
 from engine.events import ExecType, ExecutionReport, NewOrder, OrdStatus, TimeInForce, VenueEvent
 from engine.executor import ParentExecutor
+from engine.metrics import engine_registry
 from engine.orders import ChildState, ParentState
 from engine.parent_events import (
     ParentCancel,
@@ -385,6 +386,17 @@ def test_a_parent_feasible_under_the_cap_fills_before_its_end_time(
     assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
 
 
+def _child_totals(s: SimSession) -> dict[str, float]:
+    registry = engine_registry(s.engine)
+    return {
+        sample.labels["state"]: sample.value
+        for metric in registry.collect()
+        if metric.name == "unwind_child_orders"
+        for sample in metric.samples
+        if sample.name == "unwind_child_orders_total"
+    }
+
+
 def test_a_finished_parent_is_forgotten_after_its_retention_and_only_then() -> None:
     s = SimSession(MarketConfig(seed=3), CFG.model_copy(update={"finished_retention_s": 600.0}))
     s.run_for(300)
@@ -407,7 +419,10 @@ def test_a_finished_parent_is_forgotten_after_its_retention_and_only_then() -> N
 
     s.run_for(500)  # within the retention: still answered, by either of its ClOrdIDs
     assert status("GONE") is OrdStatus.CANCELED and status("GONE-X") is OrdStatus.CANCELED
+    before = _child_totals(s)
     s.run_for(120)  # past it: forgotten, answered as an unknown order
+    after = _child_totals(s)  # a counter: its children still count
+    assert all(after[k] >= v for k, v in before.items()), (before, after)
     assert status("GONE-X") is OrdStatus.REJECTED and "unknown" in s.oms.reports[-1].text.lower()
     assert gone.id not in s.engine.parents and gone.id not in s.engine.reports
     assert not [c for c in s.engine._children if c.startswith(f"{gone.id}-")]
