@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["EngineConfig", "SymbolConfig", "load_config"]
+__all__ = ["EngineConfig", "RiskConfig", "SymbolConfig", "load_config"]
 
 
 class _Strict(BaseModel):
@@ -40,6 +40,24 @@ class SymbolConfig(_Strict):
         if self.session_close_s <= self.session_open_s:
             raise ValueError("session_close_s must be after session_open_s")
         return self
+
+
+class RiskConfig(_Strict):
+    """The risk gate's limits and the breakers (docs/risk.md). Notionals in currency."""
+
+    collar_bps: float = Field(
+        200.0, gt=0, description="a child's limit price within this of the mid (or last)"
+    )
+    max_child_qty: int = Field(50_000, ge=0, description="shares per child (0: no limit)")
+    max_child_notional: float = Field(5_000_000.0, ge=0, description="per child (0: no limit)")
+    max_parent_notional: float = Field(
+        100_000_000.0, ge=0, description="filled + working + new, per parent (0: no limit)"
+    )
+    symbol_participation: float | None = Field(
+        None, gt=0, le=1, description="cap of all parents on a symbol together (None: max cap)"
+    )
+    orders_per_s: float = Field(100.0, gt=0, description="venue message rate (token bucket)")
+    orders_burst: float = Field(200.0, ge=1, description="messages the bucket banks")
 
 
 class EngineConfig(_Strict):
@@ -82,6 +100,7 @@ class EngineConfig(_Strict):
         description="a finished parent stays queryable (REST, status, duplicate ClOrdID) this long",
     )
     drain_action: Literal["cancel", "leave"] = "cancel"
+    risk: RiskConfig = RiskConfig()
 
     @field_validator("symbols")
     @classmethod
@@ -95,6 +114,10 @@ class EngineConfig(_Strict):
         if self.default_participation > self.max_participation:
             raise ValueError("default_participation must not exceed max_participation")
         return self
+
+    @property
+    def symbol_participation(self) -> float:
+        return self.risk.symbol_participation or self.max_participation
 
 
 def load_config(path: Path) -> EngineConfig:

@@ -40,6 +40,7 @@ from engine.engine import Engine
 from engine.gctune import tune_gc_for_latency
 from engine.looplag import LoopLagMonitor
 from engine.oms_outbox import OmsOutbox
+from risk.states import Scope, TradingState
 from strategies.planner import warm_up
 
 __all__ = ["Daemon", "DaemonConfig", "load_daemon_config"]
@@ -233,9 +234,14 @@ class Daemon:
         """Refuse new parents, cancel (or leave) working children, wait for the venue.
         Returns the number of children still not confirmed final."""
         cfg = self.cfg.engine
-        self.engine.halted = True
-        if cfg.drain_action == "cancel":
-            self.engine.halt(reason="shutting down")
+        # HALTED everywhere: no new parents, no new children; "leave" keeps them working.
+        self.engine.set_trading_state(
+            Scope.GLOBAL,
+            "",
+            TradingState.HALTED,
+            reason="shutting down",
+            cancel_working=cfg.drain_action == "cancel",
+        )
         deadline = asyncio.get_running_loop().time() + cfg.drain_timeout_s
 
         def open_children() -> int:

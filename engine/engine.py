@@ -67,6 +67,8 @@ from engine.parent_events import (
 from engine.ports import VenuePort
 from engine.regime_feed import RegimeFeed
 from risk.gate import Action, Verdict
+from risk.ratelimit import TokenBucket
+from risk.states import Scope, TradingState, TradingStates
 from strategies.regime import RegimeDetector
 
 __all__ = ["VERDICTS_KEPT", "Engine", "OmsOut", "ParentRejected"]
@@ -113,6 +115,9 @@ class _Symbol:
     feed: RegimeFeed
     parents: list[ParentExecutor] = field(default_factory=list)
     top: tuple[object, object] | None = None  # last top of book given to the detector
+    # Our fills on the symbol (ts, qty), every parent's, kept for the cap window: a parent
+    # that finished a minute ago still counts toward the symbol's participation.
+    fills: deque[tuple[int, int]] = field(default_factory=deque)
 
 
 class Engine:
@@ -150,7 +155,8 @@ class Engine:
         self.verdict_counts: dict[str, int] = {}  # all non-approvals per parent
         self.forgotten_children: Counter[ChildState] = Counter()  # of parents forgotten
         self.venue_up = True
-        self.halted = False
+        self.trading = TradingStates()
+        self.venue_rate = TokenBucket(cfg.risk.orders_per_s, cfg.risk.orders_burst, clock.now_ns())
         self._held_notes: list[tuple[ParentExecutor, str, str, dict[str, object]]] | None = None
         venue.connect(self.on_venue_event)
 
@@ -160,7 +166,27 @@ class Engine:
         parent.ids_issued += 1
         return f"{parent.id}-{parent.ids_issued}"
 
+    def child_id_used(self, cl_ord_id: str) -> bool:
+        return cl_ord_id in self._children
+
+    def symbol_load(self, symbol: str, since_ns: int) -> tuple[int, int]:
+        """Our fills on ``symbol`` after ``since_ns`` (every parent's, finished ones too) and
+        what every working parent on it may still fill."""
+        sym = self.symbols[symbol]
+        window_start = self.clock.now_ns() - round(self.cfg.cap_window_s * NS)
+        fills = sym.fills
+        while fills and fills[0][0] < window_start:
+            fills.popleft()
+        ours = sum(q for t, q in fills if t > since_ns)
+        return ours, sum(p.working for p in sym.parents)
+
+    @property
+    def halted(self) -> bool:
+        """The engine-wide kill switch: HALTED at the global scope (no new parents either)."""
+        return self.trading.get(Scope.GLOBAL).state is TradingState.HALTED
+
     def send_child(self, parent: ParentExecutor, child: ChildOrder) -> None:
+        self.venue_rate.take(self.clock.now_ns())
         self._children[child.cl_ord_id] = child
         if not self.venue_up:
             child.apply(ChildEvent.LOST)  # resolved by status request once the venue is back
@@ -179,6 +205,7 @@ class Engine:
     def send_cancel(self, parent: ParentExecutor, request: CancelOrder) -> None:
         child = self._children[request.orig_cl_ord_id]
         self._children[request.cl_ord_id] = child
+        self.venue_rate.take(self.clock.now_ns())  # counted, never refused: it reduces risk
         self.venue.cancel(request)
 
     def send_status(self, parent: ParentExecutor, request: StatusRequest) -> None:
@@ -386,6 +413,7 @@ class Engine:
         if over > 0:
             log.critical("overfill", parent=parent.id, child=child.cl_ord_id, over=over)
         parent.record_fill(r.ts_event, qty, notional)
+        self.symbols[parent.symbol].fills.append((r.ts_event, qty))
         if not child.state.final:
             full = child.cum_qty >= child.qty
             child.apply(ChildEvent.FILL_COMPLETE if full else ChildEvent.FILL)
@@ -672,37 +700,81 @@ class Engine:
 
     # --- operators ------------------------------------------------------------------------------
 
-    def halt(self, parent_id: str | None = None, reason: str = "operator halt") -> None:
-        """Stop sending for one parent (or all, and refuse new parents): working children are
-        cancelled; the parents stay working and resume where the plan then stands."""
-        now = self.clock.now_ns()
-        targets = (
-            [self.parents[parent_id]] if parent_id is not None else list(self.parents.values())
+    def set_trading_state(
+        self,
+        scope: Scope,
+        key: str,
+        state: TradingState,
+        *,
+        reason: str,
+        by: str = "operator",
+        cancel_working: bool = True,
+    ) -> bool:
+        """Set a scope's trading state (the kill switch, a reset, a breaker's trip through
+        :meth:`trip`) and act on it: HALTED cancels the working children of every parent it
+        covers (unless ``cancel_working`` is off: a drain that leaves them), a return from
+        HALTED re-plans the remainder, a change to or from REDUCING re-plans at the new
+        urgency. Returns whether the state changed."""
+        changed = self.trading.set(
+            scope, key, state, reason=reason, by=by, now_ns=self.clock.now_ns()
         )
-        if parent_id is None:
-            self.halted = True
-        for parent in targets:
-            if parent.state.final:
-                continue
-            parent.halted = True
-            for child in parent.live_children:
-                parent.cancel_child(now, child, reason)
-            self.note(parent, "halted", reason=reason)
+        if changed:
+            log.warning(
+                "trading state", scope=scope.value, key=key, state=state.label, reason=reason, by=by
+            )
+            self._apply_trading(scope, key, cancel_working)
+        return changed
+
+    def trip(self, parent: ParentExecutor, state: TradingState, *, reason: str, by: str) -> None:
+        """A breaker raises ``parent``'s own state (never lowers one: see risk.states)."""
+        now = self.clock.now_ns()
+        if self.trading.trip(Scope.PARENT, parent.id, state, reason=reason, by=by, now_ns=now):
+            log.warning(
+                "breaker tripped", parent=parent.id, state=state.label, reason=reason, by=by
+            )
+            self._apply_trading(Scope.PARENT, parent.id, cancel_working=True)
+
+    def _apply_trading(self, scope: Scope, key: str, cancel_working: bool) -> None:
+        now = self.clock.now_ns()
+        if scope is Scope.PARENT:
+            targets = [p for p in (self.parents.get(key),) if p is not None]
+        elif scope is Scope.SYMBOL:
+            targets = list(self.symbols[key].parents) if key in self.symbols else []
+        else:
+            targets = list(self.parents.values())
+        outer = self._hold_notes()
+        try:
+            for parent in targets:
+                if parent.state.final:
+                    continue
+                eff = parent.trading
+                before, parent.trading_seen = parent.trading_seen, eff.state
+                if eff.state is before:
+                    continue
+                if eff.state is TradingState.HALTED:
+                    if cancel_working:
+                        for child in parent.live_children:
+                            parent.cancel_child(now, child, eff.reason or "halted")
+                    self.note(parent, "halted", reason=eff.reason, by=eff.by)
+                    continue
+                parent.plan = None  # time has passed, or the urgency changed: plan afresh
+                self.note(parent, eff.state.label, reason=eff.reason, by=eff.by)
+                parent.decide(now)
+        finally:
+            if outer:
+                self._release_notes()
+
+    def halt(self, parent_id: str | None = None, reason: str = "operator halt") -> None:
+        """The kill switch: one parent, or everything (and no new parents). Working children
+        are cancelled; the parents stay working and resume where the plan then stands."""
+        scope, key = (Scope.GLOBAL, "") if parent_id is None else (Scope.PARENT, parent_id)
+        self.set_trading_state(scope, key, TradingState.HALTED, reason=reason)
 
     def resume(self, parent_id: str | None = None) -> None:
-        now = self.clock.now_ns()
-        if parent_id is None:
-            self.halted = False
-        targets = (
-            [self.parents[parent_id]] if parent_id is not None else list(self.parents.values())
-        )
-        for parent in targets:
-            if parent.state.final or (self.halted and parent_id is not None):
-                continue
-            parent.halted = False
-            parent.plan = None  # time has passed: plan the remainder afresh
-            self.note(parent, "resumed")
-            parent.decide(now)
+        """Back to ACTIVE (one parent, or the global scope); a parent still covered by another
+        scope's HALTED stays halted."""
+        scope, key = (Scope.GLOBAL, "") if parent_id is None else (Scope.PARENT, parent_id)
+        self.set_trading_state(scope, key, TradingState.ACTIVE, reason="resumed")
 
     def parent_by_clordid(self, cl_ord_id: str) -> ParentExecutor | None:
         return self._by_clordid.get(cl_ord_id)
@@ -728,6 +800,7 @@ class Engine:
         self.reports.pop(parent.id, None)
         self.verdicts.pop(parent.id, None)
         self.verdict_counts.pop(parent.id, None)
+        self.trading.forget_parent(parent.id)
 
     # --- reports ----------------------------------------------------------------------------------
 

@@ -51,6 +51,8 @@ from engine.orders import (
 )
 from engine.parent_events import ParentOrder
 from risk.gate import GateView, Verdict, run_gate
+from risk.ratelimit import TokenBucket
+from risk.states import ScopeState, TradingState, TradingStates
 from strategies.errors import InfeasibleScheduleError, InvalidParameterError
 from strategies.impact import LinearImpact
 from strategies.planner import PlanRequest, plan
@@ -70,8 +72,14 @@ class EngineContext(Protocol):
     clock: Clock
     cfg: EngineConfig
     venue_up: bool
+    trading: TradingStates
+    venue_rate: TokenBucket
 
     def new_child_id(self, parent: ParentExecutor) -> str: ...
+
+    def child_id_used(self, cl_ord_id: str) -> bool: ...
+
+    def symbol_load(self, symbol: str, since_ns: int) -> tuple[int, int]: ...
 
     def send_child(self, parent: ParentExecutor, child: ChildOrder) -> None: ...
 
@@ -231,7 +239,8 @@ class ParentExecutor:
         self.plan: PlanState | None = None
         self.plans: list[PlanState] = []
         self.deadline_at_risk = False
-        self.halted = False
+        # The trading state last acted on (the engine compares it with the effective one).
+        self.trading_seen = TradingState.ACTIVE
         self.rng = random.Random(f"{ctx.cfg.seed}:{order.cl_ord_id}")
         self.tick = round(sym.tick * PRICE_SCALE)
         self.lot = sym.lot
@@ -255,6 +264,21 @@ class ParentExecutor:
         clock = self.ctx.clock
         clock.call_at(self.start_ns, lambda: self.decide(clock.now_ns()))
         clock.call_at(self.end_ns, lambda: self.decide(clock.now_ns()))
+
+    @property
+    def trading(self) -> ScopeState:
+        """The trading state that applies: the most severe of the engine's, the symbol's and
+        this parent's (:mod:`risk.states`)."""
+        return self.ctx.trading.effective(self.symbol, self.id)
+
+    @property
+    def halted(self) -> bool:
+        return self.trading.state is TradingState.HALTED
+
+    @property
+    def effective_urgency(self) -> float:
+        """The parent's urgency, or 1 while REDUCING (out of the risk faster, within the cap)."""
+        return 1.0 if self.trading.state is TradingState.REDUCING else self.urgency
 
     @property
     def working(self) -> int:
@@ -288,7 +312,7 @@ class ParentExecutor:
         self.notional += price_notional
         self.fills.append((ts_ns, qty))
 
-    def _ours_since(self, ts_ns: int) -> int:
+    def ours_since(self, ts_ns: int) -> int:
         window_start = self.ctx.clock.now_ns() - round(self.ctx.cfg.cap_window_s * NS)
         while self.fills and self.fills[0][0] < window_start:
             self.fills.popleft()
@@ -321,7 +345,7 @@ class ParentExecutor:
         risk = (
             self.risk_aversion
             * (policy.risk_aversion_mult if adaptive else 1.0)
-            * urgency_risk_mult(self.urgency)
+            * urgency_risk_mult(self.effective_urgency)
         )
         model = _linear_impact(self.sym.eta * impact_mult, self.sym.gamma, self.sym.epsilon)
         expected = self._expected_volume_so_far(now)
@@ -466,7 +490,8 @@ class ParentExecutor:
         if now < self.start_ns:
             return self._sleep(self.start_ns)
         if self.halted or self.market.halted:
-            return self._sleep(_NEVER)  # resumed by the operator or a TradingStatus event
+            # Resumed by the operator (the engine decides again) or a TradingStatus event.
+            return self._sleep(_NEVER)
         if self.market.stale:
             # Blind: a resting child could be picked off at a price the market has left. Pull
             # it, send nothing; the engine wakes the parent when the data is fresh again.
@@ -565,10 +590,17 @@ class ParentExecutor:
         self.market_volume_at_start = market.total_volume - since
         return since
 
-    def _gate_view(self, now: int, life_ns: int) -> GateView:
+    def _gate_view(self, now: int, life_ns: int, cl_ord_id: str, price: int | None) -> GateView:
         cfg = self.ctx.cfg
+        risk = cfg.risk
         window = round(cfg.cap_window_s * NS)
         keep_from = now + life_ns - window
+        market = self.market
+        reference = market.mid if market.mid is not None else market.last_price
+        live = self.live_children
+        committed = self.notional + sum(c.leaves * (c.order.price or 0) for c in live)
+        sym_ours, sym_working = self.ctx.symbol_load(self.symbol, now - window)
+        trading = self.trading
         return GateView(
             now_ns=now,
             end_ns=self.end_ns,
@@ -577,12 +609,29 @@ class ParentExecutor:
             working=self.working,
             lot=self.lot,
             cap=self.cap,
-            ours_window=self._ours_since(now - window),
+            ours_window=self.ours_since(now - window),
             market_window_kept=self.market.volume_since(keep_from),
             ours_since_start=self.filled,
             market_since_start=self.market_since_start(),
-            market_stale=self.market.stale,
-            market_halted=self.market.halted,
+            market_stale=market.stale,
+            market_halted=market.halted,
+            buy=self.side is Side.BUY,
+            price=price,
+            reference_price=None if reference is None else round(reference),
+            collar=max(self.tick, round((reference or 0) * risk.collar_bps / 10_000)),
+            parent_limit=self.limit_price,
+            duplicate_id=self.ctx.child_id_used(cl_ord_id),
+            unknown_children=sum(c.state is ChildState.UNKNOWN for c in live),
+            symbol_cap=cfg.symbol_participation,
+            symbol_ours_window=sym_ours,
+            symbol_working=sym_working,
+            max_child_qty=risk.max_child_qty,
+            max_child_notional=risk.max_child_notional * PRICE_SCALE,
+            max_parent_notional=risk.max_parent_notional * PRICE_SCALE,
+            parent_notional=committed,
+            trading_state=trading.state,
+            trading_reason=trading.reason,
+            rate_tokens=self.ctx.venue_rate.available(now),
         )
 
     def _send(self, now: int, intent: ChildIntent, *, bucket_end: int) -> bool:
@@ -593,7 +642,10 @@ class ParentExecutor:
         else:
             ttl = max(min(ttl, bucket_end - now, self.end_ns - now), 1)
             life = ttl + round(cfg.cancel_allowance_s * NS)
-        qty, verdicts = run_gate(self._gate_view(now, life), intent.qty)
+        # The id first: the gate checks it was never used (ids that a denial leaves unused
+        # are gaps in the sequence, nothing more).
+        cl_ord_id = self.ctx.new_child_id(self)
+        qty, verdicts = run_gate(self._gate_view(now, life, cl_ord_id, intent.price), intent.qty)
         self.ctx.on_verdicts(self, verdicts)
         qty = qty // self.lot * self.lot
         if qty <= 0:
@@ -602,7 +654,7 @@ class ParentExecutor:
         if display is not None:
             display = min(display, qty)
         order = NewOrder(
-            cl_ord_id=self.ctx.new_child_id(self),
+            cl_ord_id=cl_ord_id,
             symbol=self.symbol,
             side=self.side,
             qty=qty,
@@ -705,7 +757,7 @@ class ParentExecutor:
             if self.strategy == "adaptive"
             else self.ctx.cfg.passive_fraction
         )
-        return min(1.0, base * urgency_passive_mult(self.urgency))
+        return min(1.0, base * urgency_passive_mult(self.effective_urgency))
 
     def _behind_now(self, now: int) -> bool:
         plan_ = self.plan

@@ -243,6 +243,18 @@ def check_invariants(session: SimSession, *, cap_window_s: float) -> list[str]:
                 problems.append(
                     f"{parent.id}: child sent at {ts_b} while {a.cl_ord_id} could still fill"
                 )
+    # Every parent on the symbol together, over the trailing window.
+    every = sorted(
+        (r.ts_event, r.last_qty) for fills in venue_fills.values() for r in fills.values()
+    )
+    every_ts = [t for t, _ in every]
+    every_cum = list(itertools.accumulate((q for _, q in every), initial=0))
+    symbol_cap = engine.cfg.symbol_participation
+    for i, (ts, _) in enumerate(every):
+        ours = every_cum[i + 1] - every_cum[bisect.bisect_right(every_ts, ts - window)]
+        mkt = market_volume(ts - window, ts)
+        if ours > symbol_cap * mkt + 1e-6:
+            problems.append(f"symbol: {ours} of {mkt} in the window to {ts} breaks its cap")
     return problems
 
 

@@ -1,27 +1,37 @@
 """The pre-trade risk gate: an ordered chain of checks every child order passes before it leaves.
 
-Each check is a pure function of an immutable :class:`GateView` (the parent's quantities, the
-participation counts, the clock time) and the proposed quantity; it approves, clips to a
-smaller quantity, or denies with a reason code and a readable text. The chain runs in order,
-each check seeing the quantity the previous ones left; the first denial ends it. A check that
-cannot decide denies (fail closed).
+Each check is a pure function of an immutable :class:`GateView` (the parent's quantities, its
+children, the symbol's market and participation counts, the trading state, the clock time) and
+the proposed quantity; it approves, clips to a smaller quantity, or denies with a stable reason
+code and a readable text. The chain runs in order, each check seeing the quantity the previous
+ones left; the first denial ends it. A check that cannot decide denies (fail closed): missing
+market data, no reference price, a child in unknown state, a check that raises.
 
-This module holds the three invariants the engine must never break (issue 5 wires them; the
-risk issue adds the rest of the chain):
+The chain (``DEFAULT_CHECKS``; docs/risk.md lists every reason code and its settings):
 
-1. **no overfill**: ``filled + working + qty <= parent quantity``, where *working* counts every
-   child that may still fill at its whole leaves quantity: live, pending cancel or replace, and
-   in unknown state.
-2. **participation cap**: if every working child and this one filled, our volume would still be
-   at most ``cap`` times market volume (ours included) over the trailing window and since the
-   parent's start. Market volume that will have left the trailing window before this child can
-   expire is not counted (``market_window_kept``), so a resting child cannot break the cap later
-   by the window sliding past the volume that allowed it.
-3. **deadline**: nothing is sent at or after the parent's end time.
-
-and one the engine issue needs beside them: **market data** present and fresh, and the symbol
-not halted (a feed that went quiet or lost its connection says nothing about where the market
-is; a child priced from it could cross a market that moved away).
+=================  ========================================================================
+check              rule
+=================  ========================================================================
+trading_state      nothing new while the parent, its symbol or the engine is HALTED
+deadline           nothing at or after the parent's end time
+market_data        the symbol's data is fresh and the symbol is not halted
+duplicate_id       the child's ClOrdID was never used
+unknown_child      no child of the parent is in unknown state (it may be live at the venue)
+price_collar       a limit price; within ``collar`` of the reference price; the parent's limit
+                   respected
+no_overfill        ``filled + working + qty <= parent quantity``; *working* counts every child
+                   that may still fill at its whole leaves (live, pending cancel, unknown)
+participation      per parent: our volume, with every working child and this one filled,
+                   stays <= cap x market volume (ours included) over the trailing window and
+                   since the parent's start; market volume that leaves the window before the
+                   child can expire is not counted
+symbol_cap         the same over the trailing window for every parent on the symbol together
+size               at most ``max_child_qty`` shares and ``max_child_notional`` per child
+notional           the parent's filled, working and this child's notional within
+                   ``max_parent_notional``
+rate               a token in the venue's message bucket (cancels use it too, but are never
+                   refused: they reduce risk)
+=================  ========================================================================
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from risk.states import TradingState
 from strategies.tactics import floor_lots
 
 __all__ = [
@@ -39,9 +50,17 @@ __all__ = [
     "GateView",
     "Verdict",
     "check_deadline",
+    "check_duplicate_id",
     "check_market_data",
     "check_no_overfill",
+    "check_notional",
     "check_participation",
+    "check_price_collar",
+    "check_rate",
+    "check_size",
+    "check_symbol_cap",
+    "check_trading_state",
+    "check_unknown_child",
     "run_gate",
 ]
 
@@ -67,7 +86,8 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GateView:
-    """What the checks see (quantities in shares, times in ns)."""
+    """What the checks see: quantities in shares, prices in integer price units (the events'
+    ``PRICE_SCALE``), notionals in price units x shares, times in ns."""
 
     now_ns: int
     end_ns: int
@@ -80,8 +100,30 @@ class GateView:
     market_window_kept: int  # market volume in the window that stays in it until expiry
     ours_since_start: int
     market_since_start: int
+    # Market state.
     market_stale: bool = False  # the feed says the symbol's data cannot be trusted
     market_halted: bool = False  # the venue or the feed says the symbol is not trading
+    # The order itself.
+    buy: bool = False  # the child's side (False: sell)
+    price: int | None = None  # its limit price (None: no price protection, refused)
+    reference_price: int | None = None  # the mid, else the last print (None: refused)
+    collar: int = 0  # the largest distance of the price from the reference
+    parent_limit: int | None = None
+    duplicate_id: bool = False  # the ClOrdID was used before
+    unknown_children: int = 0
+    # Symbol-wide participation (every parent on the symbol, this one included).
+    symbol_cap: float = 1.0
+    symbol_ours_window: int = 0
+    symbol_working: int = 0
+    # Size and notional (0: no limit).
+    max_child_qty: int = 0
+    max_child_notional: float = 0.0
+    max_parent_notional: float = 0.0
+    parent_notional: float = 0.0  # filled notional + working leaves x their limit prices
+    # State and rate.
+    trading_state: TradingState = TradingState.ACTIVE
+    trading_reason: str = ""
+    rate_tokens: float = math.inf  # messages the venue's bucket allows now
 
 
 Check = Callable[[GateView, int], Verdict]
@@ -94,6 +136,68 @@ def _clip(name: str, qty: int, allowed: int, reason: str, text: Callable[[], str
     if allowed <= 0:
         return Verdict(name, Action.DENY, 0, reason, text())
     return Verdict(name, Action.CLIP, allowed, reason, text())
+
+
+def _deny(name: str, reason: str, text: str) -> Verdict:
+    return Verdict(name, Action.DENY, 0, reason, text)
+
+
+def check_trading_state(v: GateView, qty: int) -> Verdict:
+    if v.trading_state is TradingState.HALTED:
+        why = f": {v.trading_reason}" if v.trading_reason else ""
+        return _deny("trading_state", "halted", f"trading is halted{why}")
+    return Verdict("trading_state", Action.APPROVE, qty)
+
+
+def check_deadline(v: GateView, qty: int) -> Verdict:
+    if v.now_ns >= v.end_ns:
+        return _deny("deadline", "deadline", "the parent's end time has passed")
+    return Verdict("deadline", Action.APPROVE, qty)
+
+
+def check_market_data(v: GateView, qty: int) -> Verdict:
+    if v.market_stale:
+        return _deny("market_data", "stale_data", "the symbol's market data is stale")
+    if v.market_halted:
+        return _deny("market_data", "halted", "the symbol is halted")
+    return Verdict("market_data", Action.APPROVE, qty)
+
+
+def check_duplicate_id(v: GateView, qty: int) -> Verdict:
+    if v.duplicate_id:
+        return _deny("duplicate_id", "duplicate_id", "the child's ClOrdID was used before")
+    return Verdict("duplicate_id", Action.APPROVE, qty)
+
+
+def check_unknown_child(v: GateView, qty: int) -> Verdict:
+    if v.unknown_children:
+        return _deny(
+            "unknown_child",
+            "unknown_child",
+            f"{v.unknown_children} child(ren) in unknown state may be live at the venue",
+        )
+    return Verdict("unknown_child", Action.APPROVE, qty)
+
+
+def check_price_collar(v: GateView, qty: int) -> Verdict:
+    name = "price_collar"
+    if v.price is None or v.price <= 0:
+        return _deny(name, "no_price", "every child needs a limit price")
+    if v.reference_price is None:
+        return _deny(name, "no_reference", "no reference price (no mid, no print) to check against")
+    if abs(v.price - v.reference_price) > v.collar:
+        return _deny(
+            name,
+            "collar",
+            f"price {v.price} is more than {v.collar} from the reference {v.reference_price}",
+        )
+    if v.parent_limit is not None and (
+        v.price > v.parent_limit if v.buy else v.price < v.parent_limit
+    ):
+        return _deny(
+            name, "parent_limit", f"price {v.price} is through the parent's limit {v.parent_limit}"
+        )
+    return Verdict(name, Action.APPROVE, qty)
 
 
 def check_no_overfill(v: GateView, qty: int) -> Verdict:
@@ -119,7 +223,7 @@ def _cap_room(cap: float, ours: int, market: int, working: int) -> float:
 
 def check_participation(v: GateView, qty: int) -> Verdict:
     if not 0.0 < v.cap <= 1.0:
-        return Verdict("participation", Action.DENY, 0, "bad_cap", f"cap {v.cap} not in (0, 1]")
+        return _deny("participation", "bad_cap", f"cap {v.cap} not in (0, 1]")
     room = min(
         _cap_room(v.cap, v.ours_window, v.market_window_kept, v.working),
         _cap_room(v.cap, v.ours_since_start, v.market_since_start, v.working),
@@ -137,27 +241,77 @@ def check_participation(v: GateView, qty: int) -> Verdict:
     )
 
 
-def check_deadline(v: GateView, qty: int) -> Verdict:
-    if v.now_ns >= v.end_ns:
-        return Verdict("deadline", Action.DENY, 0, "deadline", "the parent's end time has passed")
-    return Verdict("deadline", Action.APPROVE, qty)
+def check_symbol_cap(v: GateView, qty: int) -> Verdict:
+    if not 0.0 < v.symbol_cap <= 1.0:
+        return _deny("symbol_cap", "bad_cap", f"symbol cap {v.symbol_cap} not in (0, 1]")
+    room = _cap_room(v.symbol_cap, v.symbol_ours_window, v.market_window_kept, v.symbol_working)
+    allowed = qty if math.isinf(room) else floor_lots(room, v.lot)
+    return _clip(
+        "symbol_cap",
+        qty,
+        allowed,
+        "symbol_cap",
+        lambda: (
+            f"{qty} more would take every parent on the symbol over the {v.symbol_cap:.1%} cap "
+            f"(ours {v.symbol_ours_window}, working {v.symbol_working}, "
+            f"market {v.market_window_kept} in window)"
+        ),
+    )
 
 
-def check_market_data(v: GateView, qty: int) -> Verdict:
-    if v.market_stale:
-        return Verdict(
-            "market_data", Action.DENY, 0, "stale_data", "the symbol's market data is stale"
-        )
-    if v.market_halted:
-        return Verdict("market_data", Action.DENY, 0, "halted", "the symbol is halted")
-    return Verdict("market_data", Action.APPROVE, qty)
+def check_size(v: GateView, qty: int) -> Verdict:
+    allowed = qty
+    if v.max_child_qty > 0:
+        allowed = min(allowed, floor_lots(v.max_child_qty, v.lot))
+    if v.max_child_notional > 0 and v.price:
+        allowed = min(allowed, floor_lots(v.max_child_notional / v.price, v.lot))
+    return _clip(
+        "size",
+        qty,
+        allowed,
+        "size",
+        lambda: (
+            f"{qty} shares at {v.price} exceed the child limits "
+            f"({v.max_child_qty or 'no'} shares, {v.max_child_notional or 'no'} notional)"
+        ),
+    )
+
+
+def check_notional(v: GateView, qty: int) -> Verdict:
+    if v.max_parent_notional <= 0 or not v.price:
+        return Verdict("notional", Action.APPROVE, qty)
+    room = (v.max_parent_notional - v.parent_notional) / v.price
+    return _clip(
+        "notional",
+        qty,
+        floor_lots(max(room, 0.0), v.lot),
+        "parent_notional",
+        lambda: (
+            f"{qty} more at {v.price} would take the parent past its notional limit "
+            f"{v.max_parent_notional:.0f} (committed {v.parent_notional:.0f})"
+        ),
+    )
+
+
+def check_rate(v: GateView, qty: int) -> Verdict:
+    if v.rate_tokens < 1.0:
+        return _deny("rate", "rate", "the venue's message rate limit is reached")
+    return Verdict("rate", Action.APPROVE, qty)
 
 
 DEFAULT_CHECKS: tuple[Check, ...] = (
+    check_trading_state,
     check_deadline,
     check_market_data,
+    check_duplicate_id,
+    check_unknown_child,
+    check_price_collar,
     check_no_overfill,
     check_participation,
+    check_symbol_cap,
+    check_size,
+    check_notional,
+    check_rate,
 )
 
 

@@ -15,7 +15,7 @@ import structlog
 
 from adapters.sim.config import MarketConfig
 from engine.clock import NS
-from engine.config import EngineConfig, SymbolConfig
+from engine.config import EngineConfig, RiskConfig, SymbolConfig
 from engine.engine import ParentRejected
 from engine.events import ExecType, ExecutionReport, NewOrder, OrdStatus, TimeInForce, VenueEvent
 from engine.executor import ParentExecutor
@@ -29,6 +29,7 @@ from engine.parent_events import (
     RejectReason,
 )
 from engine.simrun import RecordingVenue, SimSession, check_invariants
+from risk.states import Scope, TradingState
 from strategies.schedule import Side
 
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -364,6 +365,59 @@ def test_an_acked_ioc_whose_end_is_lost_is_asked_about_at_its_ack_timeout() -> N
         assert child.state.final  # the status answer settled it
     assert p.state.final and p.filled > 0
     assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+
+def test_the_venue_rate_limit_holds_new_children_back_and_counts_cancels() -> None:
+    slow = CFG.model_copy(
+        update={"risk": RiskConfig(orders_per_s=0.02, orders_burst=2)}
+    )  # a message every 50 s
+    s = SimSession(MarketConfig(seed=3), slow)
+    s.run_for(300)
+    p = s.engine.submit(_order(s, strategy="pov", urgency=1.0))
+    s.run_for(600)
+    messages = len(s.venue.sent) + len(s.venue.cancels)
+    assert 2 <= messages <= 2 + 0.02 * 600 + 1  # the burst, then one per 50 s
+    denied = [v for v in s.engine.verdicts[p.id] if v.reason == "rate"]
+    assert denied and denied[-1].check == "rate"
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+
+def test_reducing_replans_at_full_urgency_and_trades_faster_within_the_cap() -> None:
+    def run(reducing: bool) -> ParentExecutor:
+        s = _session()
+        p = s.engine.submit(_order(s, strategy="ac", qty=30_000))
+        s.run_for(60)
+        if reducing:
+            plans = len(p.plans)
+            s.engine.set_trading_state(
+                Scope.PARENT, p.id, TradingState.REDUCING, reason="VaR", by="test"
+            )
+            assert p.effective_urgency == 1.0 and len(p.plans) == plans + 1  # re-planned now
+        s.run_for(300)
+        assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+        return p
+
+    calm, reducing = run(False), run(True)
+    assert reducing.filled > 1.3 * calm.filled
+
+
+def test_a_symbol_halt_stops_its_parents_and_spares_a_parent_halted_on_its_own() -> None:
+    s = _session()
+    a = s.engine.submit(_order(s, cl_ord_id="A"))
+    b = s.engine.submit(_order(s, cl_ord_id="B", side=Side.BUY))
+    s.run_for(120)
+    s.engine.halt(b.id, reason="desk")
+    s.engine.set_trading_state(Scope.SYMBOL, "XYZ", TradingState.HALTED, reason="news")
+    s.run_for(10)
+    assert a.halted and b.halted and not a.live_children and not b.live_children
+    sent = len(s.venue.sent)
+    s.run_for(120)
+    assert len(s.venue.sent) == sent
+    s.engine.set_trading_state(Scope.SYMBOL, "XYZ", TradingState.ACTIVE, reason="reset")
+    s.run_for(60)
+    assert not a.halted and b.halted  # B's own halt needs its own reset
+    assert any(c.sent_ns > s.clock.now_ns() - 60 * NS for c in a.children.values())
+    assert all(c.sent_ns < s.clock.now_ns() - 60 * NS for c in b.children.values())
 
 
 def test_global_halt_refuses_new_parents() -> None:

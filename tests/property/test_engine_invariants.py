@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from adapters.fixsim.faults import FaultConfig
 from adapters.sim.config import AdversaryConfig, MarketConfig
 from engine.clock import NS
-from engine.config import EngineConfig, SymbolConfig
+from engine.config import EngineConfig, RiskConfig, SymbolConfig
 from engine.parent_events import ParentOrder
 from engine.simrun import SimSession, check_invariants
+from risk.states import Scope, TradingState
 from strategies.schedule import Side
 
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
@@ -85,3 +86,63 @@ def test_no_overfill_cap_deadline_or_double_live_child(
     assert check_invariants(s, cap_window_s=cfg.cap_window_s) == []
     assert p.state.final, p.state
     assert all(c.state.final for c in p.children.values())
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(1, 10_000),
+    strategies=st.lists(st.sampled_from(["twap", "pov", "ac", "adaptive"]), min_size=2, max_size=4),
+    symbol_cap=st.sampled_from([0.1, 0.15]),
+    halt_at=st.integers(60, 400),
+    halt_for=st.integers(10, 200),
+    scope=st.sampled_from(["global", "symbol", "parent"]),
+    reducing=st.booleans(),
+)
+def test_parents_sharing_a_symbol_hold_its_cap_and_a_halt_stops_every_child(
+    seed: int,
+    strategies: list[str],
+    symbol_cap: float,
+    halt_at: int,
+    halt_for: int,
+    scope: str,
+    reducing: bool,
+) -> None:
+    cfg = EngineConfig(
+        symbols={"XYZ": SymbolConfig(daily_volume=6_000_000)},
+        seed=seed,
+        feasibility_margin=10.0,
+        risk=RiskConfig(symbol_participation=symbol_cap),
+    )
+    s = SimSession(MarketConfig(seed=seed), cfg, FaultConfig(seed=seed, drop_reports=0.05))
+    s.run_for(120)
+    now = s.clock.now_ns()
+    parents = [
+        s.engine.submit(
+            ParentOrder(
+                cl_ord_id=f"P{i}",
+                symbol="XYZ",
+                side=Side.SELL if i % 2 else Side.BUY,
+                qty=20_000,
+                strategy=strategy,
+                end_ns=now + 900 * NS,
+                ts_init=now,
+                participation_cap=0.1,
+            )
+        )
+        for i, strategy in enumerate(strategies)
+    ]
+    s.run_for(halt_at)
+    key = {"global": "", "symbol": "XYZ", "parent": parents[0].id}[scope]
+    engine = s.engine
+    if reducing:  # the breaker's state: faster, within the caps
+        engine.set_trading_state(Scope(scope), key, TradingState.REDUCING, reason="test")
+    engine.set_trading_state(Scope(scope), key, TradingState.HALTED, reason="test")
+    halted = [parents[0]] if scope == "parent" else parents
+    sent_at_halt = {p.id: len(p.children) for p in halted}
+    s.run_for(halt_for)
+    for p in halted:  # nothing new while halted, and nothing left working
+        assert len(p.children) == sent_at_halt[p.id] and not p.live_children
+    engine.set_trading_state(Scope(scope), key, TradingState.ACTIVE, reason="reset")
+    s.run_for(1_000)
+    assert check_invariants(s, cap_window_s=cfg.cap_window_s) == []
+    assert all(p.state.final for p in parents)
