@@ -33,12 +33,14 @@ from engine.executor import ParentExecutor
 from engine.metrics import engine_registry
 from engine.rest_schema import (
     Route,
+    SetTradingState,
     SubmitParent,
     describe_errors,
     openapi_document,
     to_parent_order,
 )
-from engine.rest_views import parent_detail, parent_summary, regimes
+from engine.rest_views import parent_detail, parent_summary, regimes, trading_states
+from risk.states import Scope, TradingState
 
 __all__ = ["ROUTES", "ReadyCheck", "RestServer", "build_app"]
 
@@ -61,6 +63,15 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/parents/{id}/resume", "resume_parent", "Resume one parent", (200, 404, 409)),
     Route("POST", "/halt", "halt_all", "Halt every parent and refuse new ones"),
     Route("POST", "/resume", "resume_all", "Resume after a global halt"),
+    Route("GET", "/trading-state", "get_trading_state", "Every scope's trading state"),
+    Route(
+        "POST",
+        "/trading-state",
+        "set_trading_state",
+        "Set a scope's state: halted (kill switch), reducing, or active (reset)",
+        (200, 404),
+        SetTradingState,
+    ),
     Route(
         "GET", "/regimes", "get_regimes", "Each symbol's regime detector state and data freshness"
     ),
@@ -214,6 +225,33 @@ class _Api:
         log.warning("rest global resume")
         self.engine.resume()
         return _json({"halted": self.engine.halted})
+
+    async def get_trading_state(self, request: web.Request) -> web.Response:
+        return _json(trading_states(self.engine))
+
+    async def set_trading_state(self, request: web.Request) -> web.Response:
+        try:
+            body = SetTradingState.model_validate_json(await request.read())
+        except ValidationError as exc:
+            text, fields = describe_errors(exc)
+            return _error(400, text, fields=fields)
+        scope = Scope(body.scope)
+        key = body.key
+        if scope is Scope.GLOBAL:
+            key = ""
+        elif scope is Scope.SYMBOL and key not in self.engine.symbols:
+            raise _NotFound(f"unknown symbol {key!r}")
+        elif scope is Scope.PARENT:
+            parent = self.engine.parents.get(key) or self.engine.parent_by_clordid(key)
+            if parent is None:
+                raise _NotFound(f"unknown parent {key!r}")
+            key = parent.id
+        state = TradingState[body.state.upper()]
+        log.warning(
+            "rest trading state", scope=scope.value, key=key, state=state.label, reason=body.reason
+        )
+        self.engine.set_trading_state(scope, key, state, reason=body.reason)
+        return _json(trading_states(self.engine))
 
     # --- state and health ------------------------------------------------------------------------
 

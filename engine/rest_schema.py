@@ -24,6 +24,7 @@ from strategies.schedule import Side
 __all__ = [
     "REST_SESSION",
     "Route",
+    "SetTradingState",
     "SubmitParent",
     "describe_errors",
     "openapi_document",
@@ -37,6 +38,19 @@ REST_SESSION = "rest"
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _Strategy = Literal[PARENT_STRATEGIES]  # type: ignore[valid-type]
+
+
+class SetTradingState(BaseModel):
+    """The body of ``POST /trading-state``: the kill switch, REDUCING, or a reset, per scope."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="SetTradingState")
+
+    scope: Literal["global", "symbol", "parent"]
+    key: str = Field(
+        "", max_length=64, description="the symbol or parent id; empty for the global scope"
+    )
+    state: Literal["active", "reducing", "halted"]
+    reason: str = Field(min_length=1, max_length=200, description="recorded with the state")
 
 
 class SubmitParent(BaseModel):

@@ -147,3 +147,18 @@ def regimes(engine: Engine) -> dict[str, dict[str, Any]]:
         name: {**_regime(sym.detector), "stale": sym.market.stale, "halted": sym.market.halted}
         for name, sym in sorted(engine.symbols.items())
     }
+
+
+def trading_states(engine: Engine) -> list[dict[str, Any]]:
+    """The body of ``GET /trading-state``: the global scope and every scope not ACTIVE."""
+    return [
+        {
+            "scope": scope.value,
+            "key": key,
+            "state": st.state.label,
+            "reason": st.reason,
+            "by": st.by,
+            "since_ns": st.since_ns,
+        }
+        for scope, key, st in engine.trading.all()
+    ]

@@ -266,6 +266,50 @@ async def test_global_halt_refuses_new_parents_until_resumed(rig: Rig) -> None:
     await rig.submit(cl_ord_id="R2")
 
 
+async def test_trading_state_per_symbol_halts_reduces_and_resets(rig: Rig) -> None:
+    pid = await rig.submit()
+    rig.session.run_for(60)
+    parent = rig.session.engine.parents[pid]
+
+    async def post(**body: object) -> tuple[int, object]:
+        resp = await rig.client.post("/trading-state", json=body, headers=AUTH)
+        return resp.status, await resp.json()
+
+    status, states = await post(scope="symbol", key="XYZ", state="halted", reason="news pending")
+    assert status == 200
+    assert {
+        "scope": "symbol",
+        "key": "XYZ",
+        "state": "halted",
+        "reason": "news pending",
+    }.items() <= (
+        next(s for s in states if s["scope"] == "symbol").items()  # type: ignore[union-attr]
+    )
+    rig.session.run_for(30)
+    assert parent.halted and not parent.live_children
+    listing = await (await rig.client.get("/trading-state")).json()
+    assert [(s["scope"], s["state"]) for s in listing] == [
+        ("global", "active"),
+        ("symbol", "halted"),
+    ]
+
+    # REDUCING on the parent by its OMS ClOrdID; the symbol's HALTED still wins until reset.
+    cl_ord_id = parent.cl_ord_id
+    assert (await post(scope="parent", key=cl_ord_id, state="reducing", reason="VaR"))[0] == 200
+    assert parent.halted
+    assert (await post(scope="symbol", key="XYZ", state="active", reason="news out"))[0] == 200
+    assert not parent.halted and parent.effective_urgency == 1.0
+
+    assert (await post(scope="symbol", key="NOPE", state="halted", reason="x"))[0] == 404
+    assert (await post(scope="parent", key="NOPE", state="halted", reason="x"))[0] == 404
+    status, body = await post(scope="symbol", key="XYZ", state="paused", reason="x")
+    assert status == 400 and "state" in str(body)
+    unauth = await rig.client.post(
+        "/trading-state", json={"scope": "global", "state": "halted", "reason": "x"}
+    )
+    assert unauth.status == 401 and not rig.session.engine.halted
+
+
 # --- state, health, metrics, schema ---------------------------------------------------------------
 
 
