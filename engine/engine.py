@@ -154,6 +154,8 @@ class Engine:
         self.verdicts: dict[str, deque[Verdict]] = {}  # the latest non-approvals per parent
         self.verdict_counts: dict[str, int] = {}  # all non-approvals per parent
         self.forgotten_children: Counter[ChildState] = Counter()  # of parents forgotten
+        self.verdict_totals: Counter[tuple[str, str, str]] = Counter()  # (check, action, reason)
+        self.gate_outcomes: Counter[str] = Counter()  # gate runs: approved / denied
         self.venue_up = True
         self.trading = TradingStates()
         self.venue_rate = TokenBucket(cfg.risk.orders_per_s, cfg.risk.orders_burst, clock.now_ns())
@@ -214,9 +216,13 @@ class Engine:
 
     def on_verdicts(self, parent: ParentExecutor, verdicts: list[Verdict]) -> None:
         # A parent held back by the cap is denied on every market event: the latest few are
-        # kept for people, all are counted.
+        # kept for people, all are counted (per parent, and engine-wide for the metrics by
+        # check and reason).
+        last = verdicts[-1] if verdicts else None
+        self.gate_outcomes["approved" if last is not None and last.approved else "denied"] += 1
         for v in verdicts:
             if v.action is not Action.APPROVE:
+                self.verdict_totals[(v.check, v.action.value, v.reason)] += 1
                 kept = self.verdicts.get(parent.id)
                 if kept is None:
                     kept = self.verdicts[parent.id] = deque(maxlen=VERDICTS_KEPT)

@@ -13,6 +13,9 @@ do not expose the registry from prometheus_client's own HTTP server thread.
 | ``unwind_child_orders_total`` | counter | ``state`` | children that reached a final state |
 | ``unwind_child_orders_working`` | gauge | ``state`` | children in each live state |
 | ``unwind_regime`` | gauge | ``symbol``, ``regime`` | 1 for the current regime, else 0 |
+| ``unwind_gate_runs_total`` | counter | ``outcome`` | children put to the gate: approved, denied |
+| ``unwind_gate_verdicts_total`` | counter | ``check``, ``action``, ``reason`` | clips and denials |
+| ``unwind_trading_state`` | gauge | ``scope``, ``key`` | 0 active, 1 reducing, 2 halted |
 
 Final child states are absorbing, and the children of a parent the engine forgets after its
 retention live on in ``Engine.forgotten_children``, so the counter only rises (it restarts with
@@ -46,7 +49,7 @@ class EngineCollector(Collector):
         return self._families()
 
     def collect(self) -> Iterable[Metric]:
-        working, ratio, finals, live, regime = self._families()
+        working, ratio, finals, live, regime, runs, verdicts, trading = self._families()
         children: Counter[ChildState] = Counter(self.engine.forgotten_children)
         n_working = 0
         for p in self.engine.parents.values():
@@ -62,7 +65,14 @@ class EngineCollector(Collector):
                 regime.add_metric(
                     [name, r.value], 1.0 if st is not None and st.regime is r else 0.0
                 )
-        return [working, ratio, finals, live, regime]
+        engine = self.engine
+        for outcome in ("approved", "denied"):
+            runs.add_metric([outcome], engine.gate_outcomes[outcome])
+        for (check, action, reason), n in sorted(engine.verdict_totals.items()):
+            verdicts.add_metric([check, action, reason], n)
+        for scope, key, st in engine.trading.all():
+            trading.add_metric([scope.value, key], float(st.state))
+        return [working, ratio, finals, live, regime, runs, verdicts, trading]
 
     @staticmethod
     def _families() -> tuple[
@@ -70,6 +80,9 @@ class EngineCollector(Collector):
         GaugeMetricFamily,
         CounterMetricFamily,
         GaugeMetricFamily,
+        GaugeMetricFamily,
+        CounterMetricFamily,
+        CounterMetricFamily,
         GaugeMetricFamily,
     ]:
         return (
@@ -85,6 +98,19 @@ class EngineCollector(Collector):
             ),
             GaugeMetricFamily(
                 "unwind_regime", "1 for the symbol's current regime", labels=["symbol", "regime"]
+            ),
+            CounterMetricFamily(
+                "unwind_gate_runs", "Children put to the risk gate", labels=["outcome"]
+            ),
+            CounterMetricFamily(
+                "unwind_gate_verdicts",
+                "Risk gate clips and denials",
+                labels=["check", "action", "reason"],
+            ),
+            GaugeMetricFamily(
+                "unwind_trading_state",
+                "0 active, 1 reducing, 2 halted (the global scope and every scope not active)",
+                labels=["scope", "key"],
             ),
         )
 

@@ -374,6 +374,29 @@ async def test_metrics_when_scraped_then_the_families_parse_with_the_engines_num
         (s.labels["symbol"], s.labels["regime"]): s.value for s in families["unwind_regime"].samples
     }
     assert sum(regime.values()) == 1 and regime["XYZ", parent.regime.value] == 1  # type: ignore[union-attr]
+    # The gate: every run counted, and the clips and denials by check and reason.
+    engine = rig.session.engine
+    runs = {
+        s.labels["outcome"]: s.value
+        for s in families["unwind_gate_runs"].samples
+        if s.name.endswith("_total")
+    }
+    assert runs["approved"] == len(parent.children) > 0
+    assert runs["denied"] == sum(
+        n for (_, action, _), n in engine.verdict_totals.items() if action == "deny"
+    )
+    verdicts = {
+        (s.labels["check"], s.labels["action"], s.labels["reason"]): s.value
+        for s in families["unwind_gate_verdicts"].samples
+        if s.name.endswith("_total")
+    }
+    assert verdicts == dict(engine.verdict_totals)
+    assert sum(verdicts.values()) >= engine.verdict_counts[pid] > 0
+    states = {
+        (s.labels["scope"], s.labels["key"]): s.value
+        for s in families["unwind_trading_state"].samples
+    }
+    assert states == {("global", ""): 0.0}
 
 
 async def test_openapi_when_fetched_then_every_route_is_described(rig: Rig) -> None:
