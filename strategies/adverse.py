@@ -20,7 +20,8 @@ component     measurement (raw, per observation; see :class:`Evidence`)       po
               the end of the window: liquidity withdrawn from our side
 ``impact``    mid move in our direction over the window, over the move the   0 -> 0.5
               impact model predicted (``expected_move``; by default half the
-              spread at our fill)
+              spread at our fill), clipped to +-``impact_clip`` before
+              pooling (Evidence keeps the unclipped value)
 ``markout``   mid move in our direction ``markout_s`` after the fill, in      0.2 -> 1
               half-spreads: the price keeps going where we push it            half-spread
 ============  ==============================================================  ==================
@@ -76,10 +77,16 @@ class AdverseConfig:
     horizon_s: float = 30.0
     markout_s: float = 60.0
     decay_halflife_s: float = 900.0
-    alpha: float = 0.4
+    # 0.55: the pool follows a new predator within two or three of our fills (0.4 needed
+    # four); the extra noise is paid for by the stricter ADV exit and the impact clip.
+    alpha: float = 0.55
     # Same-side share of aggressive orders explained by the price move: subtracted per unit
     # of pooled impact (see the module docstring).
     flow_price_beta: float = 0.03
+    # One window's impact is clipped to +-impact_clip expected moves before pooling: a jump
+    # in the price (news, a sweep) is no measure of our impact, and unclipped it dominated the
+    # pooled price term and with it the flow (false alarms on the tuning days).
+    impact_clip: float = 5.0
     w_flow: float = 1.0
     w_fade: float = 0.0
     w_impact: float = 0.0
@@ -95,6 +102,8 @@ class AdverseConfig:
             raise InvalidParameterError("need 0 < horizon_s <= markout_s")
         if not 0 < self.alpha <= 1:
             raise InvalidParameterError("alpha must be in (0, 1]")
+        if not self.impact_clip > 0:
+            raise InvalidParameterError("impact_clip must be > 0")
         for name in ("flow_range", "fade_range", "impact_range", "markout_range"):
             lo, hi = getattr(self, name)
             if not lo < hi:
@@ -316,13 +325,14 @@ class AdverseFlowScore:
         direction = -1.0 if obs.side is Side.SELL else 1.0
         move = direction * (mid - obs.mid)
         obs.impact = move / obs.expected_move if math.isfinite(move) else 0.0
+        impact = min(max(obs.impact, -self.cfg.impact_clip), self.cfg.impact_clip)
         a = self._weight(self._n_flow, self._flow_ts, ts_ns)
         self._n_flow += 1
         self._flow_ts = ts_ns
         self._same += a * (obs.same_orders - self._same)
         self._other += a * (obs.other_orders - self._other)
         self._fade += a * (obs.fade - self._fade)
-        self._impact += a * (obs.impact - self._impact)
+        self._impact += a * (impact - self._impact)
         self._rescore(ts_ns)
 
     def _finish(self, obs: _Obs, mid: float, ts_ns: int) -> None:

@@ -49,6 +49,17 @@ def test_adv_when_score_high_then_overrides_volatility_and_exits_below_its_own_t
     assert got == [Regime.HV, Regime.ADV, Regime.ADV, Regime.HV, Regime.HV]
 
 
+def test_adv_when_score_falls_then_left_at_once_while_hv_keeps_its_dwell():
+    cls = RegimeClassifier(RegimeThresholds(adv_enter=0.5, adv_exit=0.3, min_dwell_bars=3))
+    # ADV entered after LV's dwell, left the very next bar the score is below its exit.
+    got = _run(cls, [0.0] * 6, [0.0, 0.0, 0.6, 0.2, 0.0, 0.0])
+    assert got == [Regime.LV, Regime.LV, Regime.ADV, Regime.LV, Regime.LV, Regime.LV]
+    # HV is still held for the dwell once entered.
+    cls = RegimeClassifier(RegimeThresholds(min_dwell_bars=3))
+    got = _run(cls, [0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0])
+    assert got[3:6] == [Regime.HV, Regime.HV, Regime.HV] and got[6] is Regime.LV
+
+
 def test_thresholds_when_exit_not_below_entry_then_rejected():
     with pytest.raises(InvalidParameterError, match="below entry"):
         RegimeThresholds(hv_enter_z=1.0, hv_exit_z=1.0)
@@ -269,3 +280,20 @@ def test_a_detector_with_a_history_limit_keeps_the_latest_bars_only() -> None:
     assert 5 <= len(kept.history) < 10
     assert kept.history[-1] == full.history[-1]  # the same states, only fewer kept
     assert kept.history == full.history[-len(kept.history) :]
+
+
+def test_adverse_impact_of_one_window_is_clipped_before_pooling():
+    # A sell, then the mid falls 100 half-spreads within the window (a jump, not our impact):
+    # pooled, it counts as impact_clip expected moves, not 100.
+    from strategies.adverse import AdverseConfig, AdverseFlowScore
+
+    def pooled_impact(clip: float) -> float:
+        s = AdverseFlowScore(AdverseConfig(alpha=1.0, impact_clip=clip))
+        s.on_quote(0, 99.99, 500, 100.01, 500)
+        s.on_execution(1 * NS, Side.SELL, 100)
+        s.on_quote(2 * NS, 98.99, 500, 99.01, 500)  # mid down by 1.00 = 100 half-spreads
+        s.on_quote(40 * NS, 98.99, 500, 99.01, 500)  # the 30 s window closes
+        return s.pooled()["impact"]
+
+    assert pooled_impact(5.0) == pytest.approx(5.0)
+    assert pooled_impact(1000.0) == pytest.approx(100.0)
