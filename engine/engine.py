@@ -66,6 +66,7 @@ from engine.parent_events import (
 )
 from engine.ports import VenuePort
 from engine.regime_feed import RegimeFeed
+from engine.window import TrailingSum
 from risk.gate import Action, Verdict
 from risk.ratelimit import TokenBucket
 from risk.states import Scope, TradingState, TradingStates
@@ -117,7 +118,7 @@ class _Symbol:
     top: tuple[object, object] | None = None  # last top of book given to the detector
     # Our fills on the symbol (ts, qty), every parent's, kept for the cap window: a parent
     # that finished a minute ago still counts toward the symbol's participation.
-    fills: deque[tuple[int, int]] = field(default_factory=deque)
+    fills: TrailingSum = field(default_factory=TrailingSum)
 
 
 class Engine:
@@ -175,12 +176,7 @@ class Engine:
         """Our fills on ``symbol`` after ``since_ns`` (every parent's, finished ones too) and
         what every working parent on it may still fill."""
         sym = self.symbols[symbol]
-        window_start = self.clock.now_ns() - round(self.cfg.cap_window_s * NS)
-        fills = sym.fills
-        while fills and fills[0][0] < window_start:
-            fills.popleft()
-        ours = sum(q for t, q in fills if t > since_ns)
-        return ours, sum(p.working for p in sym.parents)
+        return sym.fills.after(since_ns), sum(p.working for p in sym.parents)
 
     @property
     def halted(self) -> bool:
@@ -218,16 +214,18 @@ class Engine:
         # A parent held back by the cap is denied on every market event: the latest few are
         # kept for people, all are counted (per parent, and engine-wide for the metrics by
         # check and reason).
-        last = verdicts[-1] if verdicts else None
-        self.gate_outcomes["approved" if last is not None and last.approved else "denied"] += 1
+        # The verdicts are the clips and denials (approvals leave none).
+        denied = bool(verdicts) and verdicts[-1].action is Action.DENY
+        self.gate_outcomes["denied" if denied else "approved"] += 1
+        if not verdicts:
+            return
+        kept = self.verdicts.get(parent.id)
+        if kept is None:
+            kept = self.verdicts[parent.id] = deque(maxlen=VERDICTS_KEPT)
         for v in verdicts:
-            if v.action is not Action.APPROVE:
-                self.verdict_totals[(v.check, v.action.value, v.reason)] += 1
-                kept = self.verdicts.get(parent.id)
-                if kept is None:
-                    kept = self.verdicts[parent.id] = deque(maxlen=VERDICTS_KEPT)
-                kept.append(v)
-                self.verdict_counts[parent.id] = self.verdict_counts.get(parent.id, 0) + 1
+            self.verdict_totals[(v.check, v.action.value, v.reason)] += 1
+            kept.append(v)
+        self.verdict_counts[parent.id] = self.verdict_counts.get(parent.id, 0) + len(verdicts)
 
     def parent_finished(self, parent: ParentExecutor) -> None:
         exec_type = {
@@ -419,7 +417,7 @@ class Engine:
         if over > 0:
             log.critical("overfill", parent=parent.id, child=child.cl_ord_id, over=over)
         parent.record_fill(r.ts_event, qty, notional)
-        self.symbols[parent.symbol].fills.append((r.ts_event, qty))
+        self.symbols[parent.symbol].fills.add(r.ts_event, qty)
         if not child.state.final:
             full = child.cum_qty >= child.qty
             child.apply(ChildEvent.FILL_COMPLETE if full else ChildEvent.FILL)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import math
 import random
-from collections import deque
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
@@ -50,6 +49,7 @@ from engine.orders import (
     ParentState,
 )
 from engine.parent_events import ParentOrder
+from engine.window import TrailingSum
 from risk.gate import GateView, Verdict, run_gate
 from risk.ratelimit import TokenBucket
 from risk.states import ScopeState, TradingState, TradingStates
@@ -233,7 +233,7 @@ class ParentExecutor:
         self.notional = 0.0  # price units x shares
         self.children: dict[str, ChildOrder] = {}
         self._live: list[ChildOrder] = []  # children not yet seen final (see live_children)
-        self.fills: deque[tuple[int, int]] = deque()  # (ts, qty) within the cap window
+        self.fills = TrailingSum()  # our fills within the cap window
         self.market_volume_at_start = market.total_volume
         self.arrival_mid = market.mid
         self.plan: PlanState | None = None
@@ -246,6 +246,16 @@ class ParentExecutor:
         self.lot = sym.lot
         self.bucket_ns = round(ctx.cfg.bucket_s * NS)
         self._tactics = TacticsConfig(collar_ticks=ctx.cfg.collar_ticks)
+        # The gate's fixed inputs, read once (every child builds a snapshot).
+        risk = ctx.cfg.risk
+        self._window_ns = round(ctx.cfg.cap_window_s * NS)
+        self._gate_limits = (
+            ctx.cfg.symbol_participation,
+            risk.max_child_qty,
+            risk.max_child_notional * PRICE_SCALE,
+            risk.max_parent_notional * PRICE_SCALE,
+            risk.collar_bps / 10_000,
+        )
         self._bucket_timer: Timer | None = None
         self._next_child_ns = 0
         self._view_at = -1  # the market version _view_cache was built from
@@ -283,7 +293,7 @@ class ParentExecutor:
     @property
     def working(self) -> int:
         """Shares that may still fill: the leaves of every child not known to be final."""
-        return sum(c.leaves for c in self.live_children)
+        return sum(c.leaves for c in self._live if not c.state.final)
 
     @property
     def live_children(self) -> list[ChildOrder]:
@@ -310,13 +320,12 @@ class ParentExecutor:
     def record_fill(self, ts_ns: int, qty: int, price_notional: float) -> None:
         self.filled += qty
         self.notional += price_notional
-        self.fills.append((ts_ns, qty))
+        self.fills.add(ts_ns, qty)
 
     def ours_since(self, ts_ns: int) -> int:
-        window_start = self.ctx.clock.now_ns() - round(self.ctx.cfg.cap_window_s * NS)
-        while self.fills and self.fills[0][0] < window_start:
-            self.fills.popleft()
-        return sum(q for t, q in self.fills if t > ts_ns)
+        """Our fills after ``ts_ns`` (the start of the trailing window: never earlier than
+        the last call's)."""
+        return self.fills.after(ts_ns)
 
     # --- planning -----------------------------------------------------------------------------
 
@@ -591,26 +600,27 @@ class ParentExecutor:
         return since
 
     def _gate_view(self, now: int, life_ns: int, cl_ord_id: str, price: int | None) -> GateView:
-        cfg = self.ctx.cfg
-        risk = cfg.risk
-        window = round(cfg.cap_window_s * NS)
+        window = self._window_ns
         keep_from = now + life_ns - window
         market = self.market
-        reference = market.mid if market.mid is not None else market.last_price
+        reference = market.mid
+        if reference is None:
+            reference = market.last_price
         live = self.live_children
         committed = self.notional + sum(c.leaves * (c.order.price or 0) for c in live)
         sym_ours, sym_working = self.ctx.symbol_load(self.symbol, now - window)
         trading = self.trading
+        symbol_cap, max_qty, max_child_notional, max_parent_notional, collar = self._gate_limits
         return GateView(
             now_ns=now,
             end_ns=self.end_ns,
             parent_qty=self.qty,
             filled=self.filled,
-            working=self.working,
+            working=sum(c.leaves for c in live),
             lot=self.lot,
             cap=self.cap,
             ours_window=self.ours_since(now - window),
-            market_window_kept=self.market.volume_since(keep_from),
+            market_window_kept=market.volume_since(keep_from),
             ours_since_start=self.filled,
             market_since_start=self.market_since_start(),
             market_stale=market.stale,
@@ -618,16 +628,16 @@ class ParentExecutor:
             buy=self.side is Side.BUY,
             price=price,
             reference_price=None if reference is None else round(reference),
-            collar=max(self.tick, round((reference or 0) * risk.collar_bps / 10_000)),
+            collar=max(self.tick, round((reference or 0) * collar)),
             parent_limit=self.limit_price,
             duplicate_id=self.ctx.child_id_used(cl_ord_id),
             unknown_children=sum(c.state is ChildState.UNKNOWN for c in live),
-            symbol_cap=cfg.symbol_participation,
+            symbol_cap=symbol_cap,
             symbol_ours_window=sym_ours,
             symbol_working=sym_working,
-            max_child_qty=risk.max_child_qty,
-            max_child_notional=risk.max_child_notional * PRICE_SCALE,
-            max_parent_notional=risk.max_parent_notional * PRICE_SCALE,
+            max_child_qty=max_qty,
+            max_child_notional=max_child_notional,
+            max_parent_notional=max_parent_notional,
             parent_notional=committed,
             trading_state=trading.state,
             trading_reason=trading.reason,

@@ -101,6 +101,8 @@ class TradingStates:
     def effective(self, symbol: str, parent_id: str) -> ScopeState:
         """The most severe of the global, symbol and parent scopes (the first of equals)."""
         best = self._global
+        if not self._scoped:  # the usual case: nothing set below the global scope
+            return best
         for s in (self.get(Scope.SYMBOL, symbol), self.get(Scope.PARENT, parent_id)):
             if s.state > best.state:
                 best = s

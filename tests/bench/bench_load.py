@@ -50,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np
 
 from engine.clock import NS, AcceleratedClock
-from engine.config import EngineConfig, SymbolConfig
+from engine.config import EngineConfig, RiskConfig, SymbolConfig
 from engine.engine import Engine
 from engine.events import (
     BookSnapshot,
@@ -403,6 +403,9 @@ async def _run() -> dict[str, object]:
         final_push_s=3.0,
         cap_window_s=10.0,
         finished_retention_s=5.0,
+        # Some 300 children a second to one venue: a desk running 1,000 parents has a venue
+        # limit to match (the default, 100/s, would hold most of them back).
+        risk=RiskConfig(orders_per_s=2_000.0, orders_burst=4_000.0),
     )
     clock = AcceleratedClock(ORIGIN_NS, 1.0)
     market = SyntheticMarket(symbols, clock)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from risk.gate import (
@@ -50,9 +48,8 @@ VIEW = GateView(
 
 
 def test_a_sensible_child_passes_every_check_unchanged() -> None:
-    qty, verdicts = run_gate(VIEW, 1_000)
-    assert qty == 1_000 and len(verdicts) == len(DEFAULT_CHECKS)
-    assert all(v.action is Action.APPROVE for v in verdicts)
+    assert run_gate(VIEW, 1_000) == (1_000, [])
+    assert all(check(VIEW, 1_000) is None for check in DEFAULT_CHECKS)
 
 
 # --- no overfill ---------------------------------------------------------------------------------
@@ -61,8 +58,8 @@ def test_a_sensible_child_passes_every_check_unchanged() -> None:
 def test_no_overfill_counts_working_children_at_their_whole_leaves() -> None:
     v = check_no_overfill(VIEW, 8_000)
     assert v.action is Action.CLIP and v.qty == 7_500
-    assert check_no_overfill(VIEW, 7_500).action is Action.APPROVE  # exactly to the quantity
-    assert check_no_overfill(replace(VIEW, working=8_000), 100).action is Action.DENY
+    assert check_no_overfill(VIEW, 7_500) is None  # exactly to the quantity
+    assert check_no_overfill(VIEW._replace(working=8_000), 100).action is Action.DENY
 
 
 # --- participation -------------------------------------------------------------------------------
@@ -80,13 +77,12 @@ def test_participation_room_counts_our_own_children_as_market_volume() -> None:
 
 
 def test_participation_exactly_at_the_cap_passes_and_one_share_over_does_not() -> None:
-    # ours 1,000 + working 0 + q = 0.15 (market 20,000 + q) -> q = 2,000/0.85 - 1,000/0.85
-    exact = replace(
-        VIEW, lot=1, ours_window=1_550, working=0, market_window_kept=20_000,
+    # ours 1,550 + q <= 0.15 (20,000 + q) -> q <= (3,000 - 1,550) / 0.85 = 1,705.9
+    exact = VIEW._replace(
+        lot=1, ours_window=1_550, working=0, market_window_kept=20_000,
         ours_since_start=1_550, market_since_start=20_000,
     )  # fmt: skip
-    # room = (3000 - 1550) / 0.85 = 1705.88 -> 1705 shares is the most
-    assert check_participation(exact, 1_705).action is Action.APPROVE
+    assert check_participation(exact, 1_705) is None
     assert 1_550 + 1_705 <= 0.15 * (20_000 + 1_705)
     v = check_participation(exact, 1_706)
     assert v.action is Action.CLIP and v.qty == 1_705
@@ -94,21 +90,21 @@ def test_participation_exactly_at_the_cap_passes_and_one_share_over_does_not() -
 
 
 def test_participation_denies_in_a_window_with_no_market_volume() -> None:
-    empty = replace(VIEW, ours_window=0, working=0, market_window_kept=0)
+    empty = VIEW._replace(ours_window=0, working=0, market_window_kept=0)
     v = check_participation(empty, 100)
     assert v.action is Action.DENY and v.reason == "cap"
 
 
 def test_participation_takes_the_tighter_of_window_and_since_start() -> None:
-    tight = replace(VIEW, market_since_start=15_000)
+    tight = VIEW._replace(market_since_start=15_000)
     assert check_participation(tight, 9_000).qty < check_participation(VIEW, 9_000).qty
 
 
 def test_symbol_cap_counts_every_parent_on_the_symbol() -> None:
     # This parent alone has room, but with the others' fills and working children the symbol
     # has none left.
-    crowded = replace(VIEW, symbol_ours_window=5_500, symbol_working=1_000)
-    assert check_participation(crowded, 1_000).action is Action.APPROVE
+    crowded = VIEW._replace(symbol_ours_window=5_500, symbol_working=1_000)
+    assert check_participation(crowded, 1_000) is None
     v = check_symbol_cap(crowded, 1_000)
     assert v.action is Action.DENY and v.reason == "symbol_cap"
     roomy = check_symbol_cap(VIEW, 9_000)
@@ -119,18 +115,18 @@ def test_symbol_cap_counts_every_parent_on_the_symbol() -> None:
 
 
 def test_deadline_denies_at_the_end_time_itself_and_allows_the_last_instant_before() -> None:
-    assert check_deadline(replace(VIEW, now_ns=1_000), 100).action is Action.DENY
-    assert check_deadline(replace(VIEW, now_ns=999), 100).action is Action.APPROVE
+    assert check_deadline(VIEW._replace(now_ns=1_000), 100).action is Action.DENY
+    assert check_deadline(VIEW._replace(now_ns=999), 100) is None
 
 
 # --- market, state, identity ---------------------------------------------------------------------
 
 
 def test_market_data_denies_stale_or_halted_symbols_before_any_quantity_check() -> None:
-    assert check_market_data(VIEW, 100).action is Action.APPROVE
+    assert check_market_data(VIEW, 100) is None
     for view, reason in (
-        (replace(VIEW, market_stale=True), "stale_data"),
-        (replace(VIEW, market_halted=True), "halted"),
+        (VIEW._replace(market_stale=True), "stale_data"),
+        (VIEW._replace(market_halted=True), "halted"),
     ):
         qty, verdicts = run_gate(view, 100)
         assert qty == 0
@@ -138,16 +134,16 @@ def test_market_data_denies_stale_or_halted_symbols_before_any_quantity_check() 
 
 
 def test_trading_state_halted_denies_and_reducing_does_not() -> None:
-    halted = replace(VIEW, trading_state=TradingState.HALTED, trading_reason="kill switch")
+    halted = VIEW._replace(trading_state=TradingState.HALTED, trading_reason="kill switch")
     v = check_trading_state(halted, 100)
     assert (v.action, v.reason) == (Action.DENY, "halted") and "kill switch" in v.text
-    assert check_trading_state(replace(VIEW, trading_state=TradingState.REDUCING), 100).approved
+    assert check_trading_state(VIEW._replace(trading_state=TradingState.REDUCING), 100) is None
 
 
 def test_a_used_clordid_and_a_child_in_unknown_state_deny() -> None:
-    assert check_duplicate_id(replace(VIEW, duplicate_id=True), 100).reason == "duplicate_id"
-    assert check_duplicate_id(VIEW, 100).approved
-    v = check_unknown_child(replace(VIEW, unknown_children=1), 100)
+    assert check_duplicate_id(VIEW._replace(duplicate_id=True), 100).reason == "duplicate_id"
+    assert check_duplicate_id(VIEW, 100) is None
+    v = check_unknown_child(VIEW._replace(unknown_children=1), 100)
     assert v.action is Action.DENY and v.reason == "unknown_child"
 
 
@@ -167,49 +163,49 @@ def test_a_used_clordid_and_a_child_in_unknown_state_deny() -> None:
     ],
 )
 def test_price_collar_denies(changes: dict[str, object], reason: str) -> None:
-    v = check_price_collar(replace(VIEW, **changes), 100)  # type: ignore[arg-type]
+    v = check_price_collar(VIEW._replace(**changes), 100)  # type: ignore[arg-type]
     assert (v.action, v.reason) == (Action.DENY, reason)
 
 
 def test_price_collar_allows_exactly_the_collar_and_the_parent_limit_itself() -> None:
-    assert check_price_collar(replace(VIEW, price=PX + 50 - 10_000), 100).approved
-    assert check_price_collar(replace(VIEW, parent_limit=PX), 100).approved
+    assert check_price_collar(VIEW._replace(price=PX + 50 - 10_000), 100) is None
+    assert check_price_collar(VIEW._replace(parent_limit=PX), 100) is None
 
 
 # --- size, notional, rate ------------------------------------------------------------------------
 
 
 def test_size_clips_to_whole_lots_under_both_child_limits() -> None:
-    v = check_size(replace(VIEW, max_child_qty=1_250), 5_000)
+    v = check_size(VIEW._replace(max_child_qty=1_250), 5_000)
     assert (v.action, v.qty) == (Action.CLIP, 1_200)
     # 30,000.00 notional at 50.00 -> 600 shares.
-    v = check_size(replace(VIEW, max_child_notional=30_000.0 * 10_000), 5_000)
+    v = check_size(VIEW._replace(max_child_notional=30_000.0 * 10_000), 5_000)
     assert (v.action, v.qty) == (Action.CLIP, 600)
-    assert check_size(replace(VIEW, max_child_qty=50), 100).action is Action.DENY
-    assert check_size(VIEW, 5_000).approved  # 0: no limit
+    assert check_size(VIEW._replace(max_child_qty=50), 100).action is Action.DENY
+    assert check_size(VIEW, 5_000) is None  # 0: no limit
 
 
 def test_parent_notional_counts_filled_and_working() -> None:
     limit = 1_000_000.0 * 10_000  # 1,000,000.00
     v = check_notional(
-        replace(VIEW, max_parent_notional=limit, parent_notional=950_000.0 * 10_000), 5_000
+        VIEW._replace(max_parent_notional=limit, parent_notional=950_000.0 * 10_000), 5_000
     )
     assert (v.action, v.qty) == (Action.CLIP, 1_000)  # 50,000.00 of room at 50.00
-    full = replace(VIEW, max_parent_notional=limit, parent_notional=limit)
+    full = VIEW._replace(max_parent_notional=limit, parent_notional=limit)
     assert check_notional(full, 100).action is Action.DENY
 
 
 def test_rate_denies_without_a_whole_token() -> None:
-    assert check_rate(replace(VIEW, rate_tokens=0.99), 100).reason == "rate"
-    assert check_rate(replace(VIEW, rate_tokens=1.0), 100).approved
+    assert check_rate(VIEW._replace(rate_tokens=0.99), 100).reason == "rate"
+    assert check_rate(VIEW._replace(rate_tokens=1.0), 100) is None
 
 
 # --- the chain -----------------------------------------------------------------------------------
 
 
 def test_chain_stops_at_the_first_denial_and_a_failing_check_fails_closed() -> None:
-    qty, verdicts = run_gate(replace(VIEW, now_ns=2_000), 100)
-    assert qty == 0 and [v.check for v in verdicts] == ["trading_state", "deadline"]
+    qty, verdicts = run_gate(VIEW._replace(now_ns=2_000), 100)
+    assert qty == 0 and [v.check for v in verdicts] == ["deadline"]
 
     def broken(view: GateView, q: int) -> object:
         raise KeyError("no volume data")
@@ -219,7 +215,7 @@ def test_chain_stops_at_the_first_denial_and_a_failing_check_fails_closed() -> N
 
 
 def test_chain_passes_each_check_the_quantity_the_previous_ones_left() -> None:
-    qty, verdicts = run_gate(replace(VIEW, max_child_qty=1_000), 9_000)
+    qty, verdicts = run_gate(VIEW._replace(max_child_qty=1_000), 9_000)
     assert qty == 1_000
     assert [(v.check, v.qty) for v in verdicts if v.action is Action.CLIP] == [
         ("no_overfill", 7_500),
