@@ -155,7 +155,7 @@ class _Wake(NamedTuple):
 
     until_ns: int  # this time is reached
     bars: int  # the detector classifies a new bar (its regime and policy may change)
-    volume: int | None  # the symbol's traded volume moves from this (None: does not matter)
+    volume: int | None  # the symbol's traded volume reaches this (None: does not matter)
     touch: int | None  # a best price moves from this touch version (None: ditto)
     band: tuple[int, int] | None  # our side's best price leaves [lo, hi] (None: ditto)
 
@@ -260,6 +260,7 @@ class ParentExecutor:
         self._next_child_ns = 0
         self._view_at = -1  # the market version _view_cache was built from
         self._wake: _Wake | None = None  # what a market event must change to matter (on_market)
+        self._held_back: tuple[int, int | None] = (0, None)  # set by _send on a denial
         self._view_cache: MarketView | None = None
         self._finished = False
         self.ended_reason = ""
@@ -449,7 +450,7 @@ class ParentExecutor:
         if w is None or now >= w.until_ns or self.detector.bars != w.bars:
             return self.decide(now)
         market = self.market
-        if w.volume is not None and market.total_volume != w.volume:
+        if w.volume is not None and market.total_volume >= w.volume:
             return self.decide(now)
         if w.touch is not None and market.touch_version != w.touch:
             return self.decide(now)
@@ -462,14 +463,14 @@ class ParentExecutor:
         self,
         until_ns: int,
         *,
-        volume: bool = False,
+        volume: int | None = None,
         touch: bool = False,
         band: tuple[int, int] | None = None,
     ) -> None:
         self._wake = _Wake(
             until_ns,
             self.detector.bars,
-            self.market.total_volume if volume else None,
+            volume,
             self.market.touch_version if touch else None,
             band,
         )
@@ -559,9 +560,8 @@ class ParentExecutor:
             priced = self.limit_price is not None or view.bid is None or view.ask is None
             self._sleep(self._behind_at(plan_, lines, now), touch=priced)
         elif not self._send(now, intent, bucket_end=lines.bucket_end):
-            # The gate held it back (the cap): the room moves with the tape, and with the time
-            # as the trailing window slides.
-            self._sleep(min(now + NS, self._behind_at(plan_, lines, now)), volume=True)
+            until, volume = self._held_back
+            self._sleep(min(until, self._behind_at(plan_, lines, now)), volume=volume)
 
     def _policy(self) -> Policy:
         st = self.detector.state
@@ -655,10 +655,12 @@ class ParentExecutor:
         # The id first: the gate checks it was never used (ids that a denial leaves unused
         # are gaps in the sequence, nothing more).
         cl_ord_id = self.ctx.new_child_id(self)
-        qty, verdicts = run_gate(self._gate_view(now, life, cl_ord_id, intent.price), intent.qty)
+        view = self._gate_view(now, life, cl_ord_id, intent.price)
+        qty, verdicts = run_gate(view, intent.qty)
         self.ctx.on_verdicts(self, verdicts)
         qty = qty // self.lot * self.lot
         if qty <= 0:
+            self._held_back = self._until_room(now, view, verdicts[-1].check if verdicts else "")
             return False
         display = intent.display_qty
         if display is not None:
@@ -699,6 +701,35 @@ class ParentExecutor:
                 ChildState.PARTIALLY_FILLED,
             ):
                 self.cancel_child(now, child, why)
+
+    def _until_room(self, now: int, view: GateView, check: str) -> tuple[int, int | None]:
+        """What can change a denial by ``check``: (a time, a traded volume to reach). A parent
+        held back by a cap used to decide again on every print; with several parents on a
+        capped symbol that was most of the loop's work. The cap's room grows with the market
+        volume printed, so the parent sleeps until enough has printed for a lot (or a second,
+        as the trailing window slides and our own fills leave it)."""
+        total = self.market.total_volume
+        if check in ("participation", "symbol_cap"):
+            if check == "participation":
+                cap, working = view.cap, view.working
+                pairs = (
+                    (view.ours_window, view.market_window_kept),
+                    (view.ours_since_start, view.market_since_start),
+                )
+            else:
+                cap, working = view.symbol_cap, view.symbol_working
+                pairs = ((view.symbol_ours_window, view.market_window_kept),)
+            # Room for one lot: ours + (1 - cap)(working + lot) <= cap x market.
+            need = max(
+                math.ceil((ours + (1.0 - cap) * (working + self.lot)) / cap) - market
+                for ours, market in pairs
+            )
+            return now + NS, total + max(need, 1)
+        if check == "rate":
+            return self.ctx.venue_rate.next_token_ns(now), None
+        if check in ("trading_state", "market_data", "unknown_child", "deadline"):
+            return _NEVER, None  # the engine, the venue or a timer wakes the parent
+        return now + NS, total + 1  # anything else: the next print, or a second
 
     def _refresh(self, now: int, live: list[ChildOrder]) -> bool:
         """Cancel a resting child that is stale; wait for anything else to resolve. Returns
