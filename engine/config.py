@@ -58,6 +58,13 @@ class RiskConfig(_Strict):
     )
     orders_per_s: float = Field(100.0, gt=0, description="venue message rate (token bucket)")
     orders_burst: float = Field(200.0, ge=1, description="messages the bucket banks")
+    var_alpha: float = Field(0.99, gt=0.5, lt=1, description="the VaR's confidence")
+    var_limit: float = Field(
+        1_000_000.0, ge=0, description="VaR of a parent's remainder that trips REDUCING (0: off)"
+    )
+    shortfall_z: float = Field(
+        4.0, ge=0, description="shortfall past the plan's cost + z sd halts the parent (0: off)"
+    )
 
 
 class EngineConfig(_Strict):

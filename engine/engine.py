@@ -157,6 +157,7 @@ class Engine:
         self.forgotten_children: Counter[ChildState] = Counter()  # of parents forgotten
         self.verdict_totals: Counter[tuple[str, str, str]] = Counter()  # (check, action, reason)
         self.gate_outcomes: Counter[str] = Counter()  # gate runs: approved / denied
+        self.breaker_trips: Counter[str] = Counter()  # by breaker
         self.venue_up = True
         self.trading = TradingStates()
         self.venue_rate = TokenBucket(cfg.risk.orders_per_s, cfg.risk.orders_burst, clock.now_ns())
@@ -418,6 +419,7 @@ class Engine:
             log.critical("overfill", parent=parent.id, child=child.cl_ord_id, over=over)
         parent.record_fill(r.ts_event, qty, notional)
         self.symbols[parent.symbol].fills.add(r.ts_event, qty)
+        breach = parent.shortfall_breach()
         if not child.state.final:
             full = child.cum_qty >= child.qty
             child.apply(ChildEvent.FILL_COMPLETE if full else ChildEvent.FILL)
@@ -427,6 +429,8 @@ class Engine:
         else:
             parent.record_complete()  # so this fill's report already says FILLED
         self._report(parent, ExecType.TRADE, last_qty=qty, last_price=price)
+        if breach is not None:  # after the fill's report: the OMS sees the fill, then the halt
+            self.trip(parent, TradingState.HALTED, reason=breach, by="breaker:shortfall")
 
     def _status(self, parent: ParentExecutor, child: ChildOrder, r: ExecutionReport) -> None:
         s = r.ord_status
@@ -726,19 +730,33 @@ class Engine:
             log.warning(
                 "trading state", scope=scope.value, key=key, state=state.label, reason=reason, by=by
             )
-            self._apply_trading(scope, key, cancel_working)
+            self._apply_trading(scope, key, cancel_working, reason)
         return changed
 
-    def trip(self, parent: ParentExecutor, state: TradingState, *, reason: str, by: str) -> None:
-        """A breaker raises ``parent``'s own state (never lowers one: see risk.states)."""
+    def trip(
+        self,
+        parent: ParentExecutor,
+        state: TradingState,
+        *,
+        reason: str,
+        by: str,
+        act: bool = True,
+    ) -> None:
+        """A breaker raises ``parent``'s own state (never lowers one: see risk.states) and the
+        alert fires (a warning line; the metrics show the state). ``act`` off: the parent is
+        planning and acts on it itself."""
         now = self.clock.now_ns()
-        if self.trading.trip(Scope.PARENT, parent.id, state, reason=reason, by=by, now_ns=now):
-            log.warning(
-                "breaker tripped", parent=parent.id, state=state.label, reason=reason, by=by
-            )
-            self._apply_trading(Scope.PARENT, parent.id, cancel_working=True)
+        if not self.trading.trip(Scope.PARENT, parent.id, state, reason=reason, by=by, now_ns=now):
+            return
+        log.warning("breaker tripped", parent=parent.id, state=state.label, reason=reason, by=by)
+        self.breaker_trips[by] += 1
+        if act:
+            self._apply_trading(Scope.PARENT, parent.id, True, reason)
+        else:
+            parent.trading_seen = parent.trading.state
+            self.note(parent, parent.trading_seen.label, reason=reason, by=by)
 
-    def _apply_trading(self, scope: Scope, key: str, cancel_working: bool) -> None:
+    def _apply_trading(self, scope: Scope, key: str, cancel_working: bool, reason: str) -> None:
         now = self.clock.now_ns()
         if scope is Scope.PARENT:
             targets = [p for p in (self.parents.get(key),) if p is not None]
@@ -760,9 +778,13 @@ class Engine:
                         for child in parent.live_children:
                             parent.cancel_child(now, child, eff.reason or "halted")
                     self.note(parent, "halted", reason=eff.reason, by=eff.by)
+                    # The OMS hears that nothing is being worked, and why.
+                    self._report(parent, ExecType.SUSPENDED, text=f"halted: {eff.reason}")
                     continue
+                if before is TradingState.HALTED:
+                    self._report(parent, ExecType.RESTATED, text=f"resumed: {reason}")
                 parent.plan = None  # time has passed, or the urgency changed: plan afresh
-                self.note(parent, eff.state.label, reason=eff.reason, by=eff.by)
+                self.note(parent, eff.state.label, reason=eff.reason or reason, by=eff.by)
                 parent.decide(now)
         finally:
             if outer:
@@ -825,6 +847,8 @@ class Engine:
         status = _PARENT_STATUS[parent.state]
         if exec_type is ExecType.REPLACED and status is OrdStatus.PENDING_REPLACE:
             status = OrdStatus.PARTIALLY_FILLED if parent.filled else OrdStatus.NEW
+        elif exec_type is ExecType.SUSPENDED and not parent.state.final:
+            status = OrdStatus.SUSPENDED
         report = ExecutionReport(
             exec_id=self._exec_id(),
             cl_ord_id=parent.cl_ord_id,

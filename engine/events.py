@@ -224,6 +224,8 @@ class ExecType(enum.StrEnum):
     PENDING_CANCEL = "pending_cancel"
     PENDING_REPLACE = "pending_replace"
     ORDER_STATUS = "order_status"
+    SUSPENDED = "suspended"  # a parent halted (kill switch, breaker): nothing is being worked
+    RESTATED = "restated"  # the engine changed the order on its own (here: resumed)
 
 
 class OrdStatus(enum.StrEnum):
@@ -240,6 +242,7 @@ class OrdStatus(enum.StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     DONE_FOR_DAY = "done_for_day"
+    SUSPENDED = "suspended"
 
 
 class Liquidity(enum.StrEnum):

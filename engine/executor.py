@@ -25,6 +25,7 @@ import functools
 import math
 import random
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -80,6 +81,10 @@ class EngineContext(Protocol):
     def child_id_used(self, cl_ord_id: str) -> bool: ...
 
     def symbol_load(self, symbol: str, since_ns: int) -> tuple[int, int]: ...
+
+    def trip(
+        self, parent: ParentExecutor, state: TradingState, *, reason: str, by: str, act: bool = True
+    ) -> None: ...
 
     def send_child(self, parent: ParentExecutor, child: ChildOrder) -> None: ...
 
@@ -256,6 +261,11 @@ class ParentExecutor:
             risk.max_parent_notional * PRICE_SCALE,
             risk.collar_bps / 10_000,
         )
+        self._var_z = NormalDist().inv_cdf(risk.var_alpha)
+        self.var: float | None = None  # VaR of the remainder at the last plan (currency)
+        # The first plan's expected cost and its standard deviation (currency): the shortfall
+        # breaker's band is the cost + shortfall_z sd. None: no plan with a cost model yet.
+        self.plan_cost: tuple[float, float] | None = None
         self._bucket_timer: Timer | None = None
         self._next_child_ns = 0
         self._view_at = -1  # the market version _view_cache was built from
@@ -350,6 +360,7 @@ class ParentExecutor:
             / (self.sym.session_close_s - self.sym.session_open_s)
         )
         sigma = price * math.sqrt(max(iv, 0.0) / horizon_s)  # currency / sqrt(s)
+        self._check_var(remaining, price, iv)  # before the risk aversion: it may raise urgency
         adaptive = self.strategy == "adaptive"
         impact_mult = policy.impact_mult if adaptive else 1.0
         risk = (
@@ -365,9 +376,11 @@ class ParentExecutor:
         strategy = "ac" if adaptive else self.strategy
         lots = remaining / self.lot
         lot = float(self.lot) if abs(lots - round(lots)) < 1e-9 else 1.0
-        trades, used = self._plan_trades(
+        trades, used, expected_cost, variance = self._plan_trades(
             strategy, remaining, horizon_s, periods, sigma, model, risk, volumes, lot
         )
+        if self.plan_cost is None and math.isfinite(expected_cost):
+            self.plan_cost = (expected_cost, math.sqrt(max(variance, 0.0)))
         if used != strategy:
             reason += f"; {strategy} infeasible under the cap, using {used}"
         cum = np.cumsum(trades)
@@ -399,7 +412,9 @@ class ParentExecutor:
         risk: float,
         volumes: np.ndarray,
         lot: float,
-    ) -> tuple[np.ndarray, str]:
+    ) -> tuple[np.ndarray, str, float, float]:
+        """The trades, the strategy used, and its expected cost and variance (currency; NaN
+        when trading at the cap, which no cost model scores)."""
         cap = self.cap
         for name, with_cap in ((strategy, True), ("dp", True)):
             try:
@@ -416,13 +431,53 @@ class ParentExecutor:
                     pov_cap=cap if with_cap else None,
                     lot=lot if name == "dp" else None,
                 )
-                return np.asarray(plan(req).trades, dtype=np.float64), name
+                sched = plan(req)
+                trades = np.asarray(sched.trades, dtype=np.float64)
+                return trades, name, float(sched.expected_cost), float(sched.variance)
             except (InfeasibleScheduleError, InvalidParameterError):
                 continue
         # Even the capped DP cannot finish: trade at the cap and report the rest at the end.
         per = np.minimum(cap * volumes, remaining)
         cum = np.minimum(np.cumsum(per), remaining)
-        return np.diff(np.concatenate(([0.0], cum))), "pov-at-cap"
+        return np.diff(np.concatenate(([0.0], cum))), "pov-at-cap", math.nan, math.nan
+
+    def _check_var(self, remaining: int, price: float, iv: float) -> None:
+        """The VaR breaker: z(alpha) x the OU forecast of the remaining horizon's volatility x
+        the remainder's value. Above the limit the parent goes REDUCING (urgency raised within
+        the caps) until an operator resets it; the plan being made already uses it."""
+        var = self._var_z * math.sqrt(max(iv, 0.0)) * remaining * price
+        self.var = var
+        limit = self.ctx.cfg.risk.var_limit
+        if limit > 0 and var > limit:
+            self.ctx.trip(
+                self,
+                TradingState.REDUCING,
+                reason=f"VaR {var:,.0f} of the remainder above the limit {limit:,.0f}",
+                by="breaker:var",
+                act=False,  # we are planning: the plan in the making is the REDUCING one
+            )
+
+    def shortfall(self) -> float | None:
+        """Implementation shortfall so far vs the arrival mid (currency, positive = cost): the
+        filled shares at their average price, the rest marked at the mid."""
+        arrival, mid = self.arrival_mid, self.market.mid
+        if arrival is None or mid is None:
+            return None
+        sign = -self.side.sign  # a cost: +1 when buying (paying up), -1 when selling
+        filled_cost = sign * (self.notional - arrival * self.filled)
+        open_cost = sign * (mid - arrival) * (self.qty - self.filled)
+        return (filled_cost + open_cost) / PRICE_SCALE
+
+    def shortfall_breach(self) -> str | None:
+        """The shortfall breaker's test: why it trips, or None."""
+        z = self.ctx.cfg.risk.shortfall_z
+        if self.plan_cost is None or z <= 0 or self.state.final:
+            return None
+        band = self.plan_cost[0] + z * self.plan_cost[1]
+        cost = self.shortfall()
+        if cost is None or cost <= band:
+            return None
+        return f"shortfall {cost:,.0f} past the plan's expected cost + z sd {band:,.0f}"
 
     def _expected_volume_so_far(self, now: int) -> float:
         elapsed = now - self.start_ns

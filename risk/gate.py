@@ -205,8 +205,7 @@ def check_no_overfill(v: GateView, qty: int) -> Verdict | None:
         "no_overfill",
         room,
         "overfill",
-        f"filled {v.filled} + working {v.working} + {qty} would exceed the parent's "
-        f"{v.parent_qty}",
+        f"filled {v.filled} + working {v.working} + {qty} would exceed the parent's {v.parent_qty}",
     )
 
 

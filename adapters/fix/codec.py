@@ -111,6 +111,7 @@ STATUS_TO_FIX = {
     OrdStatus.PENDING_NEW: "A",
     OrdStatus.EXPIRED: "C",
     OrdStatus.PENDING_REPLACE: "E",
+    OrdStatus.SUSPENDED: "9",
 }
 STATUS_FROM_FIX = {v: k for k, v in STATUS_TO_FIX.items()}
 EXEC_TYPE_TO_FIX = {
@@ -123,6 +124,8 @@ EXEC_TYPE_TO_FIX = {
     ExecType.REJECTED: "8",
     ExecType.EXPIRED: "C",
     ExecType.PENDING_REPLACE: "E",
+    ExecType.SUSPENDED: "9",
+    ExecType.RESTATED: "D",
 }
 EXEC_TYPE_FROM_FIX = {v: k for k, v in EXEC_TYPE_TO_FIX.items()}
 LIQUIDITY_TO_FIX = {Liquidity.ADDED: "1", Liquidity.REMOVED: "2"}

@@ -420,6 +420,52 @@ def test_a_symbol_halt_stops_its_parents_and_spares_a_parent_halted_on_its_own()
     assert all(c.sent_ns < s.clock.now_ns() - 60 * NS for c in b.children.values())
 
 
+def _breaker_session(risk: RiskConfig, side: Side = Side.SELL) -> tuple[SimSession, ParentExecutor]:
+    s = SimSession(MarketConfig(seed=3), CFG.model_copy(update={"risk": risk}))
+    s.run_for(300)
+    return s, s.engine.submit(_order(s, side=side))
+
+
+def test_the_var_breaker_sets_reducing_at_the_plan_and_the_plan_is_the_urgent_one() -> None:
+    _, calm = _breaker_session(RiskConfig(var_limit=0.0))  # off
+    s, p = _breaker_session(RiskConfig(var_limit=100.0))  # any remainder is above it
+    assert calm.var is not None and calm.var > 100.0 and calm.trading.state is TradingState.ACTIVE
+    assert (p.trading.state, p.trading.by) == (TradingState.REDUCING, "breaker:var")
+    assert "VaR" in p.trading.reason and s.engine.breaker_trips["breaker:var"] == 1
+    # The very first plan already trades at full urgency: front-loaded against the calm twin.
+    assert p.plans[0].cum_targets[0] > calm.plans[0].cum_targets[0]
+    s.run_for(1300)
+    assert s.engine.breaker_trips["breaker:var"] == 1  # raised once, held until a reset
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+
+def test_the_shortfall_breaker_halts_the_parent_and_tells_the_oms_until_a_reset() -> None:
+    # A tight band (0.5 sd) that this seeded day's price path leaves.
+    s, p = _breaker_session(RiskConfig(shortfall_z=0.5))
+    while not p.halted and not p.state.final:
+        s.run_for(5)
+    assert p.halted and s.engine.breaker_trips["breaker:shortfall"] == 1
+    assert (
+        p.trading.by == "breaker:shortfall" and "past the plan's expected cost" in p.trading.reason
+    )
+    # The OMS saw the breaching fill, then the suspension, with the reason.
+    trade, suspended = s.oms.reports[-2:]
+    assert trade.exec_type is ExecType.TRADE
+    assert (suspended.exec_type, suspended.ord_status) == (ExecType.SUSPENDED, OrdStatus.SUSPENDED)
+    assert "shortfall" in suspended.text
+    s.run_for(10)
+    sent = len(s.venue.sent)
+    s.run_for(120)
+    assert len(s.venue.sent) == sent and not p.live_children  # halted: nothing works
+    reported = len(s.oms.reports)
+    s.engine.set_trading_state(Scope.PARENT, p.id, TradingState.ACTIVE, reason="desk reviewed")
+    assert s.oms.reports[reported].exec_type is ExecType.RESTATED
+    assert "desk reviewed" in s.oms.reports[reported].text
+    s.run_for(60)
+    assert len(s.venue.sent) > sent
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+
 def test_global_halt_refuses_new_parents() -> None:
     s = _session()
     s.engine.halt()

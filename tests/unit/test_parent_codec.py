@@ -268,6 +268,8 @@ def report(exec_type: ExecType, status: OrdStatus, **kw: object) -> ExecutionRep
         (report(ExecType.PENDING_CANCEL, OrdStatus.PENDING_CANCEL), ("6", "6")),
         (report(ExecType.PENDING_REPLACE, OrdStatus.PENDING_REPLACE), ("E", "E")),
         (report(ExecType.ORDER_STATUS, OrdStatus.NEW), ("I", "0")),
+        (report(ExecType.SUSPENDED, OrdStatus.SUSPENDED, text="halted: VaR"), ("9", "9")),
+        (report(ExecType.RESTATED, OrdStatus.PARTIALLY_FILLED), ("D", "1")),
     ],
 )
 def test_parent_report_when_encoded_then_fix44_codes_and_round_trip(
