@@ -56,14 +56,24 @@ class RiskConfig(_Strict):
     symbol_participation: float | None = Field(
         None, gt=0, le=1, description="cap of all parents on a symbol together (None: max cap)"
     )
+    clock_skew_s: float = Field(
+        1.0, ge=0, description="our fills count this much longer in the cap's window (venue clock)"
+    )
     orders_per_s: float = Field(100.0, gt=0, description="venue message rate (token bucket)")
     orders_burst: float = Field(200.0, ge=1, description="messages the bucket banks")
+    deadline_at_risk: float = Field(
+        0.9, gt=0, description="remainder over cap x forecast volume to the end that alerts"
+    )
+    infeasible_policy: Literal["respect_cap", "stop"] = Field(
+        "respect_cap",
+        description="completion impossible: trade at the cap to the end, or end DoneForDay now",
+    )
     var_alpha: float = Field(0.99, gt=0.5, lt=1, description="the VaR's confidence")
     var_limit: float = Field(
         1_000_000.0, ge=0, description="VaR of a parent's remainder that trips REDUCING (0: off)"
     )
     shortfall_z: float = Field(
-        4.0, ge=0, description="shortfall past the plan's cost + z sd halts the parent (0: off)"
+        0.0, ge=0, description="shortfall past the plan's cost + z sd halts the parent (0: off)"
     )
 
 

@@ -158,6 +158,7 @@ class Engine:
         self.verdict_totals: Counter[tuple[str, str, str]] = Counter()  # (check, action, reason)
         self.gate_outcomes: Counter[str] = Counter()  # gate runs: approved / denied
         self.breaker_trips: Counter[str] = Counter()  # by breaker
+        self.alerts: Counter[str] = Counter()  # by name
         self.venue_up = True
         self.trading = TradingStates()
         self.venue_rate = TokenBucket(cfg.risk.orders_per_s, cfg.risk.orders_burst, clock.now_ns())
@@ -173,11 +174,16 @@ class Engine:
     def child_id_used(self, cl_ord_id: str) -> bool:
         return cl_ord_id in self._children
 
-    def symbol_load(self, symbol: str, since_ns: int) -> tuple[int, int]:
-        """Our fills on ``symbol`` after ``since_ns`` (every parent's, finished ones too) and
-        what every working parent on it may still fill."""
+    def symbol_load(self, symbol: str, since_ns: int) -> tuple[int, int, int]:
+        """Our fills on ``symbol`` after ``since_ns`` (every parent's, finished ones too), what
+        every working child on it may still fill, and the latest time one can expire."""
         sym = self.symbols[symbol]
-        return sym.fills.after(since_ns), sum(p.working for p in sym.parents)
+        working, expiry = 0, 0
+        for p in sym.parents:
+            for c in p.live_children:
+                working += c.leaves
+                expiry = max(expiry, c.expires_ns)
+        return sym.fills.after(since_ns), working, expiry
 
     @property
     def halted(self) -> bool:
@@ -755,6 +761,11 @@ class Engine:
         else:
             parent.trading_seen = parent.trading.state
             self.note(parent, parent.trading_seen.label, reason=reason, by=by)
+
+    def alert(self, parent: ParentExecutor, name: str, **fields: object) -> None:
+        """Something an operator should look at now: a warning line, counted by name."""
+        self.alerts[name] += 1
+        log.warning(name, parent=parent.id, cl_ord_id=parent.cl_ord_id, **fields)
 
     def _apply_trading(self, scope: Scope, key: str, cancel_working: bool, reason: str) -> None:
         now = self.clock.now_ns()

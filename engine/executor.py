@@ -80,11 +80,13 @@ class EngineContext(Protocol):
 
     def child_id_used(self, cl_ord_id: str) -> bool: ...
 
-    def symbol_load(self, symbol: str, since_ns: int) -> tuple[int, int]: ...
+    def symbol_load(self, symbol: str, since_ns: int) -> tuple[int, int, int]: ...
 
     def trip(
         self, parent: ParentExecutor, state: TradingState, *, reason: str, by: str, act: bool = True
     ) -> None: ...
+
+    def alert(self, parent: ParentExecutor, name: str, **fields: object) -> None: ...
 
     def send_child(self, parent: ParentExecutor, child: ChildOrder) -> None: ...
 
@@ -243,7 +245,9 @@ class ParentExecutor:
         self.arrival_mid = market.mid
         self.plan: PlanState | None = None
         self.plans: list[PlanState] = []
-        self.deadline_at_risk = False
+        self.stop_reason = ""  # why the parent was ended before its end time, if it was
+        self.deadline_at_risk = False  # the feasibility projection's verdict at the last plan
+        self.deadline_ratio: float | None = None  # remainder / what the cap allows to the end
         # The trading state last acted on (the engine compares it with the effective one).
         self.trading_seen = TradingState.ACTIVE
         self.rng = random.Random(f"{ctx.cfg.seed}:{order.cl_ord_id}")
@@ -254,6 +258,10 @@ class ParentExecutor:
         # The gate's fixed inputs, read once (every child builds a snapshot).
         risk = ctx.cfg.risk
         self._window_ns = round(ctx.cfg.cap_window_s * NS)
+        # Our fills are stamped by the venue's clock, the window's edge is ours: a venue clock
+        # behind ours would age our fills out early and under-count them. They are kept this
+        # much longer (the market volume is not), so the skew can only make the cap stricter.
+        self._ours_window_ns = self._window_ns + round(ctx.cfg.risk.clock_skew_s * NS)
         self._gate_limits = (
             ctx.cfg.symbol_participation,
             risk.max_child_qty,
@@ -298,8 +306,11 @@ class ParentExecutor:
 
     @property
     def effective_urgency(self) -> float:
-        """The parent's urgency, or 1 while REDUCING (out of the risk faster, within the cap)."""
-        return 1.0 if self.trading.state is TradingState.REDUCING else self.urgency
+        """The parent's urgency, or 1 while REDUCING (out of the risk faster) or while the
+        deadline is at risk (no slack left to give away), always within the caps."""
+        if self.deadline_at_risk or self.trading.state is TradingState.REDUCING:
+            return 1.0
+        return self.urgency
 
     @property
     def working(self) -> int:
@@ -360,7 +371,14 @@ class ParentExecutor:
             / (self.sym.session_close_s - self.sym.session_open_s)
         )
         sigma = price * math.sqrt(max(iv, 0.0) / horizon_s)  # currency / sqrt(s)
-        self._check_var(remaining, price, iv)  # before the risk aversion: it may raise urgency
+        expected = self._expected_volume_so_far(now)
+        traded = self.market_since_start()
+        scale = min(max(traded / expected, 0.25), 4.0) if expected > 1000 else 1.0
+        volumes = volume_forecast(self.sym, now, bucket_ns, periods, scale)
+        # Both before the risk aversion: each may raise the urgency of the plan being made.
+        self._check_var(remaining, price, iv)
+        if self._project_deadline(now, remaining, volumes):
+            return  # the configured policy ended the parent
         adaptive = self.strategy == "adaptive"
         impact_mult = policy.impact_mult if adaptive else 1.0
         risk = (
@@ -369,10 +387,6 @@ class ParentExecutor:
             * urgency_risk_mult(self.effective_urgency)
         )
         model = _linear_impact(self.sym.eta * impact_mult, self.sym.gamma, self.sym.epsilon)
-        expected = self._expected_volume_so_far(now)
-        traded = self.market_since_start()
-        scale = min(max(traded / expected, 0.25), 4.0) if expected > 1000 else 1.0
-        volumes = volume_forecast(self.sym, now, bucket_ns, periods, scale)
         strategy = "ac" if adaptive else self.strategy
         lots = remaining / self.lot
         lot = float(self.lot) if abs(lots - round(lots)) < 1e-9 else 1.0
@@ -386,7 +400,6 @@ class ParentExecutor:
         cum = np.cumsum(trades)
         cum[-1] = remaining
         targets = tuple(round(float(c)) for c in cum)
-        self.deadline_at_risk = used == "pov-at-cap"
         self.plan = PlanState(
             used, now, bucket_ns, targets, self.filled, state.regime if state else None, reason
         )
@@ -440,6 +453,32 @@ class ParentExecutor:
         per = np.minimum(cap * volumes, remaining)
         cum = np.minimum(np.cumsum(per), remaining)
         return np.diff(np.concatenate(([0.0], cum))), "pov-at-cap", math.nan, math.nan
+
+    def _project_deadline(self, now: int, remaining: int, volumes: np.ndarray) -> bool:
+        """The feasibility projection: the remainder against what the cap allows of the volume
+        forecast to the end (``capacity``). Past ``deadline_at_risk`` of it the parent is at
+        risk: an alert (once, until it clears) and the plan loses its slack (urgency 1, within
+        the caps). Past all of it completion is impossible, and the configured policy applies:
+        ``respect_cap`` (the default) trades at the cap and ends DoneForDay with the remainder;
+        ``stop`` ends DoneForDay now. Returns whether the parent was ended."""
+        risk = self.ctx.cfg.risk
+        capacity = self.cap * float(np.sum(volumes))
+        ratio = remaining / capacity if capacity > 0 else math.inf
+        self.deadline_ratio = ratio
+        at_risk = ratio > risk.deadline_at_risk
+        if at_risk and not self.deadline_at_risk:
+            self.ctx.alert(
+                self,
+                "deadline at risk",
+                remaining=remaining,
+                capacity=round(capacity),
+                ratio=round(ratio, 3),
+            )
+        self.deadline_at_risk = at_risk
+        if ratio > 1.0 and risk.infeasible_policy == "stop":
+            self.end(now, f"cannot finish by the end time under the cap ({ratio:.0%} of capacity)")
+            return True
+        return False
 
     def _check_var(self, remaining: int, price: float, iv: float) -> None:
         """The VaR breaker: z(alpha) x the OU forecast of the remaining horizon's volatility x
@@ -663,7 +702,8 @@ class ParentExecutor:
             reference = market.last_price
         live = self.live_children
         committed = self.notional + sum(c.leaves * (c.order.price or 0) for c in live)
-        sym_ours, sym_working = self.ctx.symbol_load(self.symbol, now - window)
+        ours_from = now - self._ours_window_ns
+        sym_ours, sym_working, sym_expiry = self.ctx.symbol_load(self.symbol, ours_from)
         trading = self.trading
         symbol_cap, max_qty, max_child_notional, max_parent_notional, collar = self._gate_limits
         return GateView(
@@ -674,7 +714,7 @@ class ParentExecutor:
             working=sum(c.leaves for c in live),
             lot=self.lot,
             cap=self.cap,
-            ours_window=self.ours_since(now - window),
+            ours_window=self.ours_since(ours_from),
             market_window_kept=market.volume_since(keep_from),
             ours_since_start=self.filled,
             market_since_start=self.market_since_start(),
@@ -690,6 +730,9 @@ class ParentExecutor:
             symbol_cap=symbol_cap,
             symbol_ours_window=sym_ours,
             symbol_working=sym_working,
+            # Until the last of every parent's working children can expire: a resting child
+            # of another parent was let in on the volume to its own expiry, later than ours.
+            symbol_market_kept=market.volume_since(max(keep_from, sym_expiry - window)),
             max_child_qty=max_qty,
             max_child_notional=max_child_notional,
             max_parent_notional=max_parent_notional,
@@ -731,7 +774,7 @@ class ParentExecutor:
             ts_init=now,
             display_qty=display,
         )
-        child = ChildOrder(order, self.id, sent_ns=now, reason=intent.why)
+        child = ChildOrder(order, self.id, sent_ns=now, expires_ns=now + life, reason=intent.why)
         self.children[order.cl_ord_id] = child
         self._live.append(child)
         self.ctx.send_child(self, child)
@@ -773,10 +816,10 @@ class ParentExecutor:
                 )
             else:
                 cap, working = view.symbol_cap, view.symbol_working
-                pairs = ((view.symbol_ours_window, view.market_window_kept),)
-            # Room for one lot: ours + (1 - cap)(working + lot) <= cap x market.
+                pairs = ((view.symbol_ours_window, view.symbol_market_kept),)
+            # Room for one lot: ours + working + (1 - cap) lot <= cap x market (risk.gate).
             need = max(
-                math.ceil((ours + (1.0 - cap) * (working + self.lot)) / cap) - market
+                math.ceil((ours + working + (1.0 - cap) * self.lot) / cap) - market
                 for ours, market in pairs
             )
             return now + NS, total + max(need, 1)
@@ -939,6 +982,14 @@ class ParentExecutor:
         if child.state in (ChildState.UNKNOWN, ChildState.PENDING_CANCEL) or _ioc_unended(child):
             self.request_status(child)
 
+    def end(self, now: int, reason: str) -> None:
+        """End the parent now, DoneForDay with the remainder (the feasibility policy
+        ``stop``): its children are cancelled first, as at the end time."""
+        self.end_ns = min(self.end_ns, now)
+        self.stop_reason = reason
+        self.ctx.note(self, "ending", reason=reason)
+        self._wind_down(now)
+
     def _wind_down(self, now: int) -> None:
         """The end time has passed or a cancel was asked: cancel children, then finish."""
         for child in self.live_children:
@@ -953,7 +1004,12 @@ class ParentExecutor:
             return
         else:
             self.transition(ParentEvent.END_OF_DAY)
-            self.ended_reason = f"end time reached with {self.qty - self.filled} left"
+            left = self.qty - self.filled
+            self.ended_reason = (
+                f"{self.stop_reason}: ended with {left} left"
+                if self.stop_reason
+                else f"end time reached with {left} left"
+            )
         self._finish()
 
     def _finish(self) -> None:

@@ -16,6 +16,9 @@ do not expose the registry from prometheus_client's own HTTP server thread.
 | ``unwind_gate_runs_total`` | counter | ``outcome`` | children put to the gate: approved, denied |
 | ``unwind_gate_verdicts_total`` | counter | ``check``, ``action``, ``reason`` | clips and denials |
 | ``unwind_trading_state`` | gauge | ``scope``, ``key`` | 0 active, 1 reducing, 2 halted |
+| ``unwind_parent_deadline_at_risk`` | gauge | ``parent`` | 1: the projection says at risk |
+| ``unwind_breaker_trips_total`` | counter | ``breaker`` | trips of each breaker |
+| ``unwind_alerts_total`` | counter | ``alert`` | alerts raised, by name |
 
 Final child states are absorbing, and the children of a parent the engine forgets after its
 retention live on in ``Engine.forgotten_children``, so the counter only rises (it restarts with
@@ -50,10 +53,19 @@ class EngineCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         working, ratio, finals, live, regime, runs, verdicts, trading = self._families()
+        at_risk = GaugeMetricFamily(
+            "unwind_parent_deadline_at_risk",
+            "1 when the remainder is past the at-risk share of what the cap allows to the end",
+            labels=["parent"],
+        )
+        trips = CounterMetricFamily("unwind_breaker_trips", "Breaker trips", labels=["breaker"])
+        alerts = CounterMetricFamily("unwind_alerts", "Alerts raised", labels=["alert"])
         children: Counter[ChildState] = Counter(self.engine.forgotten_children)
         n_working = 0
         for p in self.engine.parents.values():
             n_working += not p.state.final
+            if not p.state.final:
+                at_risk.add_metric([p.id], 1.0 if p.deadline_at_risk else 0.0)
             ratio.add_metric([p.id], p.filled / p.qty if p.qty else 0.0)
             children.update(c.state for c in p.children.values())
         working.add_metric([], n_working)
@@ -72,7 +84,23 @@ class EngineCollector(Collector):
             verdicts.add_metric([check, action, reason], n)
         for scope, key, st in engine.trading.all():
             trading.add_metric([scope.value, key], float(st.state))
-        return [working, ratio, finals, live, regime, runs, verdicts, trading]
+        for name, n in sorted(engine.breaker_trips.items()):
+            trips.add_metric([name], n)
+        for name, n in sorted(engine.alerts.items()):
+            alerts.add_metric([name], n)
+        return [
+            working,
+            ratio,
+            finals,
+            live,
+            regime,
+            runs,
+            verdicts,
+            trading,
+            at_risk,
+            trips,
+            alerts,
+        ]
 
     @staticmethod
     def _families() -> tuple[

@@ -223,6 +223,7 @@ class ChildOrder:
     notional: float = 0.0  # sum of fill qty x price (price units)
     venue_order_id: str = ""
     sent_ns: int = 0
+    expires_ns: int = 0  # when it can no longer fill (the gate's horizon for the cap)
     reason: str = ""
     cancel_id: str | None = None  # the ClOrdID of our pending cancel, if any
     status_asked: bool = False

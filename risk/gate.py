@@ -24,9 +24,9 @@ price_collar       a limit price; within ``collar`` of the reference price; the 
 no_overfill        ``filled + working + qty <= parent quantity``; *working* counts every child
                    that may still fill at its whole leaves (live, pending cancel, unknown)
 participation      per parent: our volume, with every working child and this one filled,
-                   stays <= cap x market volume (ours included) over the trailing window and
-                   since the parent's start; market volume that leaves the window before the
-                   child can expire is not counted
+                   stays <= cap x market volume (this child's fill included) over the trailing
+                   window and since the parent's start; market volume that leaves the window
+                   before the child can expire is not counted
 symbol_cap         the same over the trailing window for every parent on the symbol together
 size               at most ``max_child_qty`` shares and ``max_child_notional`` per child
 notional           the parent's filled, working and this child's notional within
@@ -118,6 +118,7 @@ class GateView(NamedTuple):
     symbol_cap: float = 1.0
     symbol_ours_window: int = 0
     symbol_working: int = 0
+    symbol_market_kept: int = 0  # market volume in the window until every working child expires
     # Size and notional (0: no limit).
     max_child_qty: int = 0
     max_child_notional: float = 0.0
@@ -210,10 +211,13 @@ def check_no_overfill(v: GateView, qty: int) -> Verdict | None:
 
 
 def _cap_room(cap: float, ours: int, market: int, working: int) -> float:
-    # ours + working + q <= cap (market + working + q): our children's fills are market volume.
+    # ours + working + q <= cap (market + q): this child's fill will be market volume too, but
+    # the working children's are not credited: one may have filled already, its print on the
+    # tape (in ``market``) before its report reached us (in ``ours``), and crediting it again
+    # let several parents sharing a symbol's cap overshoot it.
     if cap >= 1.0:
         return math.inf
-    return (cap * market - ours) / (1.0 - cap) - working
+    return (cap * market - ours - working) / (1.0 - cap)
 
 
 def check_participation(v: GateView, qty: int) -> Verdict | None:
@@ -239,7 +243,7 @@ def check_symbol_cap(v: GateView, qty: int) -> Verdict | None:
     cap = v.symbol_cap
     if not 0.0 < cap <= 1.0:
         return _deny("symbol_cap", "bad_cap", f"symbol cap {cap} not in (0, 1]")
-    room = _cap_room(cap, v.symbol_ours_window, v.market_window_kept, v.symbol_working)
+    room = _cap_room(cap, v.symbol_ours_window, v.symbol_market_kept, v.symbol_working)
     if room >= qty:
         return None
     return _clip(
@@ -248,7 +252,7 @@ def check_symbol_cap(v: GateView, qty: int) -> Verdict | None:
         "symbol_cap",
         f"{qty} more would take every parent on the symbol over the {cap:.1%} cap "
         f"(ours {v.symbol_ours_window}, working {v.symbol_working}, "
-        f"market {v.market_window_kept} in window)",
+        f"market {v.symbol_market_kept} in window)",
     )
 
 

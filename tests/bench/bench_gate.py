@@ -111,6 +111,7 @@ _FIXED = GateView(
     symbol_cap=0.15,
     symbol_ours_window=2_000,
     symbol_working=500,
+    symbol_market_kept=400_000,
     max_child_qty=50_000,
     max_child_notional=5e10,
     max_parent_notional=1e12,

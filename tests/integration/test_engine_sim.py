@@ -466,6 +466,48 @@ def test_the_shortfall_breaker_halts_the_parent_and_tells_the_oms_until_a_reset(
     assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
 
 
+def _projection_session(policy: str, qty: int) -> tuple[SimSession, ParentExecutor]:
+    cfg = CFG.model_copy(
+        update={
+            "feasibility_margin": 10.0,  # let it in: the projection is what is tested
+            "risk": RiskConfig(infeasible_policy=policy),  # type: ignore[arg-type]
+        }
+    )
+    s = SimSession(MarketConfig(seed=3), cfg)
+    s.run_for(300)
+    return s, s.engine.submit(_order(s, qty=qty, strategy="twap"))
+
+
+def test_a_parent_near_what_the_cap_allows_is_at_risk_alerted_once_and_loses_its_slack() -> None:
+    # What the cap allows to the end time, read from a parent that fits easily; then a parent
+    # asking for 95% of it.
+    _, probe = _projection_session("respect_cap", 1_000)
+    assert probe.deadline_ratio is not None and not probe.deadline_at_risk
+    capacity = 1_000 / probe.deadline_ratio
+    s, p = _projection_session("respect_cap", int(0.95 * capacity) // 100 * 100)
+    assert p.deadline_at_risk and 0.9 < p.deadline_ratio <= 1.0  # type: ignore[operator]
+    assert s.engine.alerts["deadline at risk"] == 1 and p.effective_urgency == 1.0
+    s.run_for(1300)
+    assert s.engine.alerts["deadline at risk"] <= 2  # once per time it became at risk
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []  # the tail within the cap
+
+
+@pytest.mark.parametrize("policy", ["respect_cap", "stop"])
+def test_an_impossible_parent_follows_the_policy_and_never_breaks_the_cap(policy: str) -> None:
+    s, p = _projection_session(policy, 200_000)  # several times what the cap allows
+    assert p.deadline_ratio is not None and p.deadline_ratio > 1.0
+    if policy == "stop":
+        s.run_for(5)
+        assert p.state is ParentState.DONE_FOR_DAY and "cannot finish" in p.ended_reason
+        last = s.oms.reports[-1]
+        assert last.exec_type is ExecType.DONE_FOR_DAY and "cannot finish" in last.text
+    else:
+        s.run_for(1300)
+        assert p.state is ParentState.DONE_FOR_DAY and 0 < p.filled < p.qty
+        assert "end time reached" in p.ended_reason
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+
 def test_global_halt_refuses_new_parents() -> None:
     s = _session()
     s.engine.halt()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -88,7 +89,7 @@ def test_no_overfill_cap_deadline_or_double_live_child(
     assert all(c.state.final for c in p.children.values())
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(1, 10_000),
     strategies=st.lists(st.sampled_from(["twap", "pov", "ac", "adaptive"]), min_size=2, max_size=4),
@@ -146,3 +147,21 @@ def test_parents_sharing_a_symbol_hold_its_cap_and_a_halt_stops_every_child(
     s.run_for(1_000)
     assert check_invariants(s, cap_window_s=cfg.cap_window_s) == []
     assert all(p.state.final for p in parents)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known: the symbol-wide cap overshoots by ~0.1 pp (21,300 of 141,200 at 15%) on this "
+    "seeded day with four parents and a global halt; found at 100 examples, not yet diagnosed",
+)
+def test_known_symbol_cap_overshoot_seed_88() -> None:
+    test_parents_sharing_a_symbol_hold_its_cap_and_a_halt_stops_every_child.hypothesis.inner_test(  # type: ignore[attr-defined]
+        seed=88,
+        strategies=["adaptive", "adaptive", "adaptive", "pov"],
+        symbol_cap=0.15,
+        halt_at=88,
+        halt_for=86,
+        scope="global",
+        reducing=False,
+    )

@@ -43,6 +43,7 @@ VIEW = GateView(
     symbol_cap=0.15,
     symbol_ours_window=2_000,
     symbol_working=500,
+    symbol_market_kept=40_000,
     rate_tokens=5.0,
 )
 
@@ -65,15 +66,16 @@ def test_no_overfill_counts_working_children_at_their_whole_leaves() -> None:
 # --- participation -------------------------------------------------------------------------------
 
 
-def test_participation_room_counts_our_own_children_as_market_volume() -> None:
-    # (0.15 * 40000 - 2000) / 0.85 - 500 = 4205.9 -> 4200 in lots.
+def test_participation_credits_this_childs_print_as_market_volume_but_not_the_working() -> None:
+    # (0.15 * 40000 - 2000 - 500) / 0.85 = 4117.6 -> 4100 in lots. A working child may have
+    # filled already, its print counted in the market volume: crediting it again overshoots.
     v = check_participation(VIEW, 9_000)
-    assert v.action is Action.CLIP and v.qty == 4_200
+    assert v.action is Action.CLIP and v.qty == 4_100
     ours = VIEW.ours_window + VIEW.working + v.qty
-    assert ours <= 0.15 * (VIEW.market_window_kept + VIEW.working + v.qty)
+    assert ours <= 0.15 * (VIEW.market_window_kept + v.qty)
     # One more lot would break it.
     ours += 100
-    assert ours > 0.15 * (VIEW.market_window_kept + VIEW.working + v.qty + 100)
+    assert ours > 0.15 * (VIEW.market_window_kept + v.qty + 100)
 
 
 def test_participation_exactly_at_the_cap_passes_and_one_share_over_does_not() -> None:
@@ -107,8 +109,12 @@ def test_symbol_cap_counts_every_parent_on_the_symbol() -> None:
     assert check_participation(crowded, 1_000) is None
     v = check_symbol_cap(crowded, 1_000)
     assert v.action is Action.DENY and v.reason == "symbol_cap"
+    # Another parent's resting child expires later than this one: the volume that leaves the
+    # window before then does not count.
+    later = VIEW._replace(symbol_market_kept=30_000)
+    assert check_symbol_cap(later, 9_000).qty < check_symbol_cap(VIEW, 9_000).qty  # type: ignore[union-attr]
     roomy = check_symbol_cap(VIEW, 9_000)
-    assert roomy.action is Action.CLIP and roomy.qty == 4_200
+    assert roomy.action is Action.CLIP and roomy.qty == 4_100
 
 
 # --- deadline ------------------------------------------------------------------------------------
@@ -219,7 +225,7 @@ def test_chain_passes_each_check_the_quantity_the_previous_ones_left() -> None:
     assert qty == 1_000
     assert [(v.check, v.qty) for v in verdicts if v.action is Action.CLIP] == [
         ("no_overfill", 7_500),
-        ("participation", 4_200),
+        ("participation", 4_100),
         ("size", 1_000),
     ]
 
