@@ -52,14 +52,10 @@ class EngineCollector(Collector):
         return self._families()
 
     def collect(self) -> Iterable[Metric]:
-        working, ratio, finals, live, regime, runs, verdicts, trading = self._families()
-        at_risk = GaugeMetricFamily(
-            "unwind_parent_deadline_at_risk",
-            "1 when the remainder is past the at-risk share of what the cap allows to the end",
-            labels=["parent"],
+        families = self._families()
+        working, ratio, finals, live, regime, runs, verdicts, trading, at_risk, trips, alerts = (
+            families
         )
-        trips = CounterMetricFamily("unwind_breaker_trips", "Breaker trips", labels=["breaker"])
-        alerts = CounterMetricFamily("unwind_alerts", "Alerts raised", labels=["alert"])
         children: Counter[ChildState] = Counter(self.engine.forgotten_children)
         n_working = 0
         for p in self.engine.parents.values():
@@ -88,19 +84,7 @@ class EngineCollector(Collector):
             trips.add_metric([name], n)
         for name, n in sorted(engine.alerts.items()):
             alerts.add_metric([name], n)
-        return [
-            working,
-            ratio,
-            finals,
-            live,
-            regime,
-            runs,
-            verdicts,
-            trading,
-            at_risk,
-            trips,
-            alerts,
-        ]
+        return list(families)
 
     @staticmethod
     def _families() -> tuple[
@@ -112,6 +96,9 @@ class EngineCollector(Collector):
         CounterMetricFamily,
         CounterMetricFamily,
         GaugeMetricFamily,
+        GaugeMetricFamily,
+        CounterMetricFamily,
+        CounterMetricFamily,
     ]:
         return (
             GaugeMetricFamily("unwind_parents_working", "Parents not in a final state"),
@@ -140,6 +127,13 @@ class EngineCollector(Collector):
                 "0 active, 1 reducing, 2 halted (the global scope and every scope not active)",
                 labels=["scope", "key"],
             ),
+            GaugeMetricFamily(
+                "unwind_parent_deadline_at_risk",
+                "1 when the remainder is past the at-risk share of what the cap allows to the end",
+                labels=["parent"],
+            ),
+            CounterMetricFamily("unwind_breaker_trips", "Breaker trips", labels=["breaker"]),
+            CounterMetricFamily("unwind_alerts", "Alerts raised", labels=["alert"]),
         )
 
 

@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from adapters.sim.config import MarketConfig
 from engine.clock import NS
 from engine.config import EngineConfig, SymbolConfig
+from engine.metrics import EngineCollector
 from engine.orders import ChildState, ParentState
 from engine.rest import ROUTES, RestServer, build_app
 from engine.simrun import SimSession
@@ -397,6 +398,12 @@ async def test_metrics_when_scraped_then_the_families_parse_with_the_engines_num
         for s in families["unwind_trading_state"].samples
     }
     assert states == {("global", ""): 0.0}
+    (at_risk,) = families["unwind_parent_deadline_at_risk"].samples
+    assert at_risk.labels == {"parent": pid} and at_risk.value == float(parent.deadline_at_risk)
+    assert {"unwind_breaker_trips", "unwind_alerts"} <= families.keys()
+    # describe() names every family collect() gives, so a registry can refuse duplicates.
+    collector = EngineCollector(engine)
+    assert [m.name for m in collector.describe()] == [m.name for m in collector.collect()]
 
 
 async def test_openapi_when_fetched_then_every_route_is_described(rig: Rig) -> None:
