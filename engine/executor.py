@@ -51,7 +51,7 @@ from engine.orders import (
 )
 from engine.parent_events import ParentOrder
 from engine.window import TrailingSum
-from risk.gate import GateView, Verdict, run_gate
+from risk.gate import GateView, Verdict, run_gate, volume_needed
 from risk.ratelimit import TokenBucket
 from risk.states import ScopeState, TradingState, TradingStates
 from strategies.errors import InfeasibleScheduleError, InvalidParameterError
@@ -807,21 +807,8 @@ class ParentExecutor:
         volume printed, so the parent sleeps until enough has printed for a lot (or a second,
         as the trailing window slides and our own fills leave it)."""
         total = self.market.total_volume
-        if check in ("participation", "symbol_cap"):
-            if check == "participation":
-                cap, working = view.cap, view.working
-                pairs = (
-                    (view.ours_window, view.market_window_kept),
-                    (view.ours_since_start, view.market_since_start),
-                )
-            else:
-                cap, working = view.symbol_cap, view.symbol_working
-                pairs = ((view.symbol_ours_window, view.symbol_market_kept),)
-            # Room for one lot: ours + working + (1 - cap) lot <= cap x market (risk.gate).
-            need = max(
-                math.ceil((ours + working + (1.0 - cap) * self.lot) / cap) - market
-                for ours, market in pairs
-            )
+        need = volume_needed(view, check, self.lot)  # room for one lot under the cap
+        if need is not None:
             return now + NS, total + max(need, 1)
         if check == "rate":
             return self.ctx.venue_rate.next_token_ns(now), None

@@ -64,6 +64,7 @@ __all__ = [
     "check_trading_state",
     "check_unknown_child",
     "run_gate",
+    "volume_needed",
 ]
 
 
@@ -218,6 +219,27 @@ def _cap_room(cap: float, ours: int, market: int, working: int) -> float:
     if cap >= 1.0:
         return math.inf
     return (cap * market - ours - working) / (1.0 - cap)
+
+
+def _volume_for(cap: float, ours: int, market: int, working: int, qty: int) -> int:
+    # The inverse of _cap_room: the market volume still to print before ``qty`` fits.
+    return max(math.ceil((ours + working + (1.0 - cap) * qty) / cap) - market, 0)
+
+
+def volume_needed(v: GateView, check: str, qty: int) -> int | None:
+    """How much market volume must print before ``qty`` fits under the cap that ``check``
+    (``participation`` or ``symbol_cap``) denied it on (0: it fits now); ``None`` for any
+    other check. What a held-back parent waits for, from the same algebra as the checks."""
+    if check == "participation":
+        return max(
+            _volume_for(v.cap, v.ours_window, v.market_window_kept, v.working, qty),
+            _volume_for(v.cap, v.ours_since_start, v.market_since_start, v.working, qty),
+        )
+    if check == "symbol_cap":
+        return _volume_for(
+            v.symbol_cap, v.symbol_ours_window, v.symbol_market_kept, v.symbol_working, qty
+        )
+    return None
 
 
 def check_participation(v: GateView, qty: int) -> Verdict | None:

@@ -21,6 +21,7 @@ from risk.gate import (
     check_trading_state,
     check_unknown_child,
     run_gate,
+    volume_needed,
 )
 from risk.states import TradingState
 
@@ -233,3 +234,18 @@ def test_chain_passes_each_check_the_quantity_the_previous_ones_left() -> None:
 @pytest.mark.parametrize("qty", [0, -100])
 def test_nothing_to_send_is_denied(qty: int) -> None:
     assert run_gate(VIEW, qty)[0] == 0
+
+
+def test_volume_needed_is_exactly_what_lets_the_cap_check_pass() -> None:
+    tight = VIEW._replace(ours_window=6_000, ours_since_start=6_000)
+    need = volume_needed(tight, "participation", 100)
+    assert need is not None and need > 0
+    more = tight._replace(
+        market_window_kept=tight.market_window_kept + need,
+        market_since_start=tight.market_since_start + need,
+    )
+    assert check_participation(more, 100) is None
+    less = more._replace(market_window_kept=more.market_window_kept - 1)
+    assert check_participation(less, 100) is not None
+    assert volume_needed(VIEW, "participation", 100) == 0  # it fits now
+    assert volume_needed(VIEW, "rate", 100) is None
