@@ -774,7 +774,14 @@ class ParentExecutor:
             ts_init=now,
             display_qty=display,
         )
-        child = ChildOrder(order, self.id, sent_ns=now, expires_ns=now + life, reason=intent.why)
+        child = ChildOrder(
+            order,
+            self.id,
+            sent_ns=now,
+            stale_ns=now + life - round(cfg.cancel_allowance_s * NS),
+            expires_ns=now + life,
+            reason=intent.why,
+        )
         self.children[order.cl_ord_id] = child
         self._live.append(child)
         self.ctx.send_child(self, child)
@@ -819,15 +826,15 @@ class ParentExecutor:
     def _refresh(self, now: int, live: list[ChildOrder]) -> bool:
         """Cancel a resting child that is stale; wait for anything else to resolve. Returns
         whether a cancel went out."""
-        cfg = self.ctx.cfg
         cancelled = False
         for child in live:
-            age = now - child.sent_ns
+            # Its own time to live, not the configured one: a child sent late in a bucket lives
+            # only to the bucket's end, and the gate let it in on the volume to then.
+            stale = now >= child.stale_ns
             if child.state in (ChildState.PENDING_NEW, ChildState.UNKNOWN):
                 # Unconfirmed, but it may be resting at the venue: past its time to live it
                 # must go, or it could fill after the cap window slid past the volume that
                 # allowed it. A cancel of an order the venue never saw is refused harmlessly.
-                stale = age >= round(cfg.child_ttl_s * NS)
                 # With the venue down a cancel cannot go out; the status asked after the
                 # reconnection settles the child first.
                 if child.order.tif is TimeInForce.DAY and stale and self.ctx.venue_up:
@@ -838,7 +845,6 @@ class ParentExecutor:
                 continue  # already being cancelled: wait for the venue
             if child.order.tif is TimeInForce.IOC:
                 continue  # it ends at once; if its end is never heard of, _check_ack asks
-            stale = age >= round(cfg.child_ttl_s * NS)
             best = self.market.best(self.side)  # our own side's touch
             off = (
                 best is not None

@@ -223,7 +223,12 @@ class ChildOrder:
     notional: float = 0.0  # sum of fill qty x price (price units)
     venue_order_id: str = ""
     sent_ns: int = 0
-    expires_ns: int = 0  # when it can no longer fill (the gate's horizon for the cap)
+    # When a resting child is cancelled (its time to live, cut to its plan bucket's end) and
+    # when it can no longer fill (that plus the cancel allowance: the gate's horizon for the
+    # cap). A child left resting past ``expires_ns`` fills against a window that has slid past
+    # the volume that let it in.
+    stale_ns: int = 0
+    expires_ns: int = 0
     reason: str = ""
     cancel_id: str | None = None  # the ClOrdID of our pending cancel, if any
     status_asked: bool = False

@@ -291,6 +291,36 @@ def test_stale_market_data_pulls_resting_children_and_holds_until_fresh() -> Non
     assert p.state.final and check_invariants(s, cap_window_s=CFG.cap_window_s) == []
 
 
+def test_no_child_fills_after_the_expiry_the_gate_let_it_in_on() -> None:
+    # A passive child sent late in a plan bucket lives only to the bucket's end (plus the
+    # cancel allowance): the gate counted only the market volume still in the cap window then.
+    # It must be cancelled at that time to live, not the configured maximum, or it fills
+    # against a window that has lost the volume.
+    s = _session()  # on this seeded day two pov children outlived their expiry before the fix
+    p = s.engine.submit(_order(s, strategy="pov"))
+    s.run_for(1500)
+    children = p.children.values()
+    short = [
+        c
+        for c in children
+        if c.order.tif is TimeInForce.DAY and c.stale_ns - c.sent_ns < round(CFG.child_ttl_s * NS)
+    ]
+    assert short, "no child was cut to its bucket's end: the test shows nothing"
+    cancelled_at = {c.orig_cl_ord_id: ts for ts, c in s.venue.cancels}
+    for c in short:
+        if c.cl_ord_id in cancelled_at:
+            assert cancelled_at[c.cl_ord_id] <= c.stale_ns + NS // 1000
+    late = [
+        (r.cl_ord_id, r.ts_event - p.children[r.cl_ord_id].expires_ns)
+        for r in s.venue.reports
+        if r.exec_type is ExecType.TRADE
+        and r.cl_ord_id in p.children
+        and r.ts_event > p.children[r.cl_ord_id].expires_ns
+    ]
+    assert late == []
+    assert p.state.final and check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+
 def _worked(strategy: str, urgency: float, seconds: float = 300) -> ParentExecutor:
     s = _session()
     p = s.engine.submit(_order(s, strategy=strategy, qty=30_000, urgency=urgency))

@@ -11,8 +11,8 @@ fills equal the venue's.
 from __future__ import annotations
 
 import logging
+import os
 
-import pytest
 import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,8 +28,11 @@ from strategies.schedule import Side
 
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.ERROR))
 
+# A deeper search than CI's: UNWIND_PROPERTY_EXAMPLES=200 make test (see docs/risk.md).
+EXAMPLES = int(os.environ.get("UNWIND_PROPERTY_EXAMPLES", "25"))
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(1, 10_000),
     strategy=st.sampled_from(["twap", "vwap", "pov", "ac", "dp", "adaptive"]),
@@ -89,7 +92,7 @@ def test_no_overfill_cap_deadline_or_double_live_child(
     assert all(c.state.final for c in p.children.values())
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(1, 10_000),
     strategies=st.lists(st.sampled_from(["twap", "pov", "ac", "adaptive"]), min_size=2, max_size=4),
@@ -149,13 +152,10 @@ def test_parents_sharing_a_symbol_hold_its_cap_and_a_halt_stops_every_child(
     assert all(p.state.final for p in parents)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known: the symbol-wide cap overshoots by ~0.1 pp (21,300 of 141,200 at 15%) on this "
-    "seeded day with four parents and a global halt; found at 100 examples, not yet diagnosed",
-)
-def test_known_symbol_cap_overshoot_seed_88() -> None:
+def test_symbol_cap_holds_on_the_day_a_child_outlived_its_bucket() -> None:
+    # Found at 100 examples: a child sent late in a bucket was let in on the volume to the
+    # bucket's end but was only cancelled at the configured time to live, and filled 3 s after
+    # its expiry; the symbol's 15% cap overshot (21,300 of 141,200).
     test_parents_sharing_a_symbol_hold_its_cap_and_a_halt_stops_every_child.hypothesis.inner_test(  # type: ignore[attr-defined]
         seed=88,
         strategies=["adaptive", "adaptive", "adaptive", "pov"],
