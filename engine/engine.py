@@ -62,6 +62,7 @@ from engine.parent_events import (
     ParentOrder,
     ParentReplace,
     ParentStatusRequest,
+    PendingReplace,
     RejectReason,
 )
 from engine.ports import VenuePort
@@ -235,6 +236,7 @@ class Engine:
         self.verdict_counts[parent.id] = self.verdict_counts.get(parent.id, 0) + len(verdicts)
 
     def parent_finished(self, parent: ParentExecutor) -> None:
+        self._drop_pending_replace(parent, f"too late: the order is {parent.state.value}")
         exec_type = {
             ParentState.FILLED: None,  # the last Trade report already said FILLED
             ParentState.CANCELED: ExecType.CANCELED,
@@ -610,6 +612,7 @@ class Engine:
         """Stop working a parent: cancel its children, then report it CANCELED."""
         if parent.state.final or parent.state is ParentState.PENDING_CANCEL:
             return
+        self._drop_pending_replace(parent, "too late: the order is being cancelled")
         parent.transition(ParentEvent.CANCEL_REQUEST)
         if request_id is not None:
             self._index(parent, request_id)
@@ -649,51 +652,69 @@ class Engine:
     def _replace_parent(self, cmd: ParentReplace) -> None:
         parent = self._by_clordid.get(cmd.orig_cl_ord_id)
         now = self.clock.now_ns()
-
-        def refuse(text: str) -> None:
-            log.info(
-                "parent replace refused",
-                parent=None if parent is None else parent.id,
-                cl_ord_id=cmd.cl_ord_id,
-                orig_cl_ord_id=cmd.orig_cl_ord_id,
-                session=cmd.session,
-                reason=text,
-            )
-            self.oms.send_cancel_reject(
-                cmd.session,
-                CancelReject(
-                    cmd.cl_ord_id,
-                    cmd.orig_cl_ord_id,
-                    None if parent is None else parent.id,
-                    None if parent is None else _PARENT_STATUS[parent.state],
-                    "replace",
-                    text,
-                    now,
-                    now,
-                ),
-            )
-
         if parent is None:
-            return refuse("unknown order")
+            return self._refuse_replace(None, cmd, "unknown order")
         if parent.state not in (ParentState.NEW, ParentState.PARTIALLY_FILLED):
-            return refuse(f"too late: parent is {parent.state.value}")
+            return self._refuse_replace(parent, cmd, f"too late: parent is {parent.state.value}")
         qty = parent.qty if cmd.qty is None else cmd.qty
         end = parent.end_ns if cmd.end_ns is None else cmd.end_ns
         cap = parent.cap if cmd.participation_cap is None else cmd.participation_cap
         if qty <= parent.filled or qty % parent.lot:
-            return refuse(f"OrderQty {qty} must exceed the {parent.filled} filled, in whole lots")
+            return self._refuse_replace(
+                parent, cmd, f"OrderQty {qty} must exceed the {parent.filled} filled, in whole lots"
+            )
         if end <= now:
-            return refuse("ExpireTime (126) has already passed")
+            return self._refuse_replace(parent, cmd, "ExpireTime (126) has already passed")
         if not 0 < cap <= self.cfg.max_participation:
-            return refuse(f"ParticipationRate (849) must be in (0, {self.cfg.max_participation}]")
+            return self._refuse_replace(
+                parent, cmd, f"ParticipationRate (849) must be in (0, {self.cfg.max_participation}]"
+            )
+        change = PendingReplace(cmd, qty, end, cap)
+        if qty < parent.filled + parent.working:
+            # Children may still fill past the new quantity before their cancels land: the
+            # replace stays pending until the venue has answered for every one of them, then
+            # is done if the fills left room for it, or refused with the order as it was.
+            parent.pending_replace = change
+            parent.transition(ParentEvent.REPLACE_REQUEST)
+            self._report(parent, ExecType.PENDING_REPLACE, cl_ord_id=cmd.cl_ord_id)
+            for child in parent.live_children:
+                parent.cancel_child(now, child, "parent replaced below what may fill")
+            self.note(parent, "replace_pending", request=cmd.cl_ord_id, qty=qty)
+            parent.decide(now)
+            return
+        self._apply_replace(parent, change)
+
+    def finish_replace(self, parent: ParentExecutor) -> None:
+        """Every child of a parent with a pending replace is done: apply it, or refuse it if
+        the fills meanwhile left no room for the new quantity."""
+        change = parent.pending_replace
+        if change is None:
+            return
+        parent.pending_replace = None
+        parent.replace_done()
+        if change.qty <= parent.filled:
+            self._refuse_replace(
+                parent,
+                change.cmd,
+                f"too late: {parent.filled} filled while the children were cancelled; "
+                f"the order stands at {parent.qty}",
+            )
+            parent.decide(self.clock.now_ns())
+            return
+        self._apply_replace(parent, change)
+
+    def _drop_pending_replace(self, parent: ParentExecutor, why: str) -> None:
+        change = parent.pending_replace
+        if change is not None:
+            parent.pending_replace = None
+            self._refuse_replace(parent, change.cmd, why)
+
+    def _apply_replace(self, parent: ParentExecutor, change: PendingReplace) -> None:
+        now = self.clock.now_ns()
+        cmd, qty, end, cap = change
         self._index(parent, cmd.cl_ord_id)
         orig = parent.cl_ord_id
         parent.cl_ord_id, parent.orig_cl_ord_id = cmd.cl_ord_id, orig
-        # A smaller quantity than may already fill: cancel the children first (they are
-        # re-sent under the new plan), so the new total can never be overfilled.
-        for child in parent.live_children:
-            if qty < parent.filled + parent.working:
-                parent.cancel_child(now, child, "parent replaced down")
         parent.qty, parent.end_ns, parent.cap = qty, end, cap
         if cmd.limit_price is not None:
             parent.limit_price = cmd.limit_price
@@ -703,6 +724,30 @@ class Engine:
         self._report(parent, ExecType.REPLACED, orig=orig)
         self.note(parent, "replaced", qty=qty, end_ns=end, cap=cap, limit_price=parent.limit_price)
         parent.decide(now)
+
+    def _refuse_replace(self, parent: ParentExecutor | None, cmd: ParentReplace, text: str) -> None:
+        now = self.clock.now_ns()
+        log.info(
+            "parent replace refused",
+            parent=None if parent is None else parent.id,
+            cl_ord_id=cmd.cl_ord_id,
+            orig_cl_ord_id=cmd.orig_cl_ord_id,
+            session=cmd.session,
+            reason=text,
+        )
+        self.oms.send_cancel_reject(
+            cmd.session,
+            CancelReject(
+                cmd.cl_ord_id,
+                cmd.orig_cl_ord_id,
+                None if parent is None else parent.id,
+                None if parent is None else _PARENT_STATUS[parent.state],
+                "replace",
+                text,
+                now,
+                now,
+            ),
+        )
 
     def _reject_unknown(self, session: str, cl_ord_id: str, symbol: str, side: Side) -> None:
         now = self.clock.now_ns()
@@ -853,6 +898,7 @@ class Engine:
         last_price: int | None = None,
         text: str = "",
         orig: str | None = None,
+        cl_ord_id: str | None = None,
     ) -> None:
         now = self.clock.now_ns()
         status = _PARENT_STATUS[parent.state]
@@ -860,10 +906,14 @@ class Engine:
             status = OrdStatus.PARTIALLY_FILLED if parent.filled else OrdStatus.NEW
         elif exec_type is ExecType.SUSPENDED and not parent.state.final:
             status = OrdStatus.SUSPENDED
+        if cl_ord_id is not None:  # a pending replace: the request's ClOrdID, the order's orig
+            ids = (cl_ord_id, parent.cl_ord_id)
+        else:
+            ids = (parent.cl_ord_id, orig if orig is not None else parent.orig_cl_ord_id)
         report = ExecutionReport(
             exec_id=self._exec_id(),
-            cl_ord_id=parent.cl_ord_id,
-            orig_cl_ord_id=orig if orig is not None else parent.orig_cl_ord_id,
+            cl_ord_id=ids[0],
+            orig_cl_ord_id=ids[1],
             venue_order_id=parent.id,
             exec_type=exec_type,
             ord_status=status,

@@ -49,7 +49,7 @@ from engine.orders import (
     ParentEvent,
     ParentState,
 )
-from engine.parent_events import ParentOrder
+from engine.parent_events import ParentOrder, PendingReplace
 from engine.window import TrailingSum
 from risk.gate import GateView, Verdict, run_gate, volume_needed
 from risk.ratelimit import TokenBucket
@@ -97,6 +97,8 @@ class EngineContext(Protocol):
     def on_verdicts(self, parent: ParentExecutor, verdicts: list[Verdict]) -> None: ...
 
     def parent_finished(self, parent: ParentExecutor) -> None: ...
+
+    def finish_replace(self, parent: ParentExecutor) -> None: ...
 
     def note(self, parent: ParentExecutor, event: str, **fields: object) -> None: ...
 
@@ -220,6 +222,8 @@ class ParentExecutor:
         self.order = order
         self.cl_ord_id = order.cl_ord_id  # the OMS's current ClOrdID (changes on replace)
         self.orig_cl_ord_id: str | None = None
+        # The OMS's replace waiting for the children to be done (Engine.finish_replace).
+        self.pending_replace: PendingReplace | None = None
         self.oms_ids: list[str] = []  # every ClOrdID the OMS has used for this parent
         self.ids_issued = 0  # child and cancel ClOrdIDs are f"{id}-{n}" for n up to this
         self.qty = order.qty
@@ -287,6 +291,12 @@ class ParentExecutor:
 
     def transition(self, event: ParentEvent) -> None:
         self.state = PARENT_MACHINE.next(self.state, event)
+
+    def replace_done(self) -> None:
+        """Out of PENDING_REPLACE, back to working: NEW or PARTIALLY_FILLED by what filled."""
+        self.transition(ParentEvent.REPLACE_DONE)
+        if self.filled:
+            self.state = ParentState.PARTIALLY_FILLED
 
     def accept(self) -> None:
         self.transition(ParentEvent.ACCEPT)
@@ -591,6 +601,12 @@ class ParentExecutor:
         if self.state is ParentState.PENDING_CANCEL or now >= self.end_ns:
             self._wind_down(now)
             return
+        if self.state is ParentState.PENDING_REPLACE:
+            # Nothing new until every child is done (the engine cancelled them): then the
+            # replace is applied or refused on what they filled.
+            if self.live_children:
+                return self._sleep(_NEVER)
+            return self.ctx.finish_replace(self)
         if now < self.start_ns:
             return self._sleep(self.start_ns)
         if self.halted or self.market.halted:

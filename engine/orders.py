@@ -168,6 +168,8 @@ def _parent_table() -> dict[tuple[ParentState, ParentEvent], ParentState]:
         t[s, Ev.FILL_COMPLETE] = P.FILLED  # nothing left to cancel or replace
         t[s, Ev.END_OF_DAY] = P.DONE_FOR_DAY
     t[P.PENDING_CANCEL, Ev.CANCEL_DONE] = P.CANCELED
+    # To NEW; the executor makes it PARTIALLY_FILLED if anything filled (replace_done).
+    t[P.PENDING_REPLACE, Ev.REPLACE_DONE] = P.NEW
     t[P.PENDING_REPLACE, Ev.CANCEL_REQUEST] = P.PENDING_CANCEL
     return t
 

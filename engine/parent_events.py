@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from strategies.schedule import Side
 
@@ -27,6 +27,7 @@ __all__ = [
     "ParentOrder",
     "ParentReplace",
     "ParentStatusRequest",
+    "PendingReplace",
     "RejectReason",
 ]
 
@@ -118,3 +119,13 @@ class ParentStatusRequest:
 
 
 ParentCommand = ParentOrder | ParentCancel | ParentReplace | ParentStatusRequest
+
+
+class PendingReplace(NamedTuple):
+    """A parent replace the engine accepted but has not applied: the request and the values it
+    leaves the parent with once the children that might fill past it are done."""
+
+    cmd: ParentReplace
+    qty: int
+    end_ns: int
+    cap: float
