@@ -442,18 +442,30 @@ class Engine:
 
     def _status(self, parent: ParentExecutor, child: ChildOrder, r: ExecutionReport) -> None:
         s = r.ord_status
-        if s is OrdStatus.REJECTED and r.venue_order_id == "NONE":
-            # The venue never saw it: it cannot fill.
+        if s is OrdStatus.REJECTED:
+            # Refused, or never seen (OrderID NONE): it cannot fill. Left unknown, the child
+            # was asked about again at every answer, without end.
             if not child.state.final:
                 child.apply(
                     ChildEvent.REJECT
                     if child.state in (ChildState.PENDING_NEW, ChildState.UNKNOWN)
                     else ChildEvent.CANCELED
                 )
-        elif s is OrdStatus.NEW:
-            child.apply(ChildEvent.VENUE_SAYS_NEW)
-        elif s is OrdStatus.PARTIALLY_FILLED:
-            child.apply(ChildEvent.VENUE_SAYS_PARTIAL)
+        elif s in (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED):
+            now = self.clock.now_ns()
+            lost = round(self.cfg.ack_timeout_s * NS)
+            if child.state is ChildState.PENDING_CANCEL and now - child.cancel_ns >= lost:
+                # Still live well after our cancel: the cancel was lost (a session drop, a
+                # dropped message). Back to live, and the cancel goes again.
+                child.apply(ChildEvent.CANCEL_REJECTED)
+                if s is OrdStatus.PARTIALLY_FILLED:
+                    child.apply(ChildEvent.VENUE_SAYS_PARTIAL)
+                self.note(parent, "cancel_lost", child=child.cl_ord_id)
+                parent.cancel_child(now, child, "cancel not taken: sent again")
+            elif s is OrdStatus.NEW:
+                child.apply(ChildEvent.VENUE_SAYS_NEW)
+            else:
+                child.apply(ChildEvent.VENUE_SAYS_PARTIAL)
         elif s in (OrdStatus.CANCELED, OrdStatus.EXPIRED, OrdStatus.DONE_FOR_DAY):
             if not child.state.final:
                 child.apply(ChildEvent.CANCELED)

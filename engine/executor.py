@@ -64,6 +64,8 @@ from strategies.volume import u_shape
 
 __all__ = ["EngineContext", "ParentExecutor", "PlanState", "volume_forecast"]
 
+# A child in these states can be asked to cancel (UNKNOWN first needs the venue's word).
+_CANCELLABLE = (ChildState.NEW, ChildState.PARTIALLY_FILLED, ChildState.PENDING_NEW)
 _PROFILE_BINS = 390  # one-minute bins of the intraday profile
 
 
@@ -602,9 +604,14 @@ class ParentExecutor:
             self._wind_down(now)
             return
         if self.state is ParentState.PENDING_REPLACE:
-            # Nothing new until every child is done (the engine cancelled them): then the
-            # replace is applied or refused on what they filled.
-            if self.live_children:
+            # Nothing new until every child is done: then the replace is applied or refused on
+            # what they filled. A child whose state was unknown when the replace came is
+            # cancelled here once the venue has said it lives.
+            live = self.live_children
+            for child in live:
+                if child.state in _CANCELLABLE:
+                    self.cancel_child(now, child, "parent replaced below what may fill")
+            if live:
                 return self._sleep(_NEVER)
             return self.ctx.finish_replace(self)
         if now < self.start_ns:
@@ -952,8 +959,13 @@ class ParentExecutor:
     def cancel_child(self, now: int, child: ChildOrder, why: str) -> None:
         if child.state.final or child.state is ChildState.PENDING_CANCEL:
             return
+        if not self.ctx.venue_up:
+            # It could not go out: left as it is (unknown), the child is asked about when the
+            # session is back, and the decision that wanted it cancelled asks again then.
+            return
         child.apply(ChildEvent.CANCEL_REQUEST)
         child.cancel_id = self.ctx.new_child_id(self)
+        child.cancel_ns = now
         self.ctx.note(self, "cancel_child", child=child.cl_ord_id, why=why)
         self.ctx.send_cancel(
             self,
@@ -1002,7 +1014,7 @@ class ParentExecutor:
     def _wind_down(self, now: int) -> None:
         """The end time has passed or a cancel was asked: cancel children, then finish."""
         for child in self.live_children:
-            if child.state in (ChildState.NEW, ChildState.PARTIALLY_FILLED, ChildState.PENDING_NEW):
+            if child.state in _CANCELLABLE:
                 self.cancel_child(now, child, "parent ending")
         if self.live_children:
             return self._sleep(_NEVER)  # finished when the venue has answered for every child

@@ -233,6 +233,7 @@ class ChildOrder:
     expires_ns: int = 0
     reason: str = ""
     cancel_id: str | None = None  # the ClOrdID of our pending cancel, if any
+    cancel_ns: int = 0  # when it was sent
     status_asked: bool = False
     fills: list[tuple[int, int, int]] = field(default_factory=list)  # (ts, qty, price)
     exec_ids: set[str] = field(default_factory=set)  # of the venue reports already applied

@@ -62,6 +62,7 @@ from engine.events import (
     unknown_order_status,
 )
 from engine.executor import ParentExecutor
+from engine.orders import ChildState, ParentState
 from engine.parent_events import ParentCancel, ParentOrder, ParentReplace
 from engine.simrun import RecordingOms
 from risk.states import Scope, TradingState
@@ -149,6 +150,8 @@ class ScriptedVenue:
         self.connected = True
         self.orders: dict[str, _Order] = {}
         self.sent: list[tuple[int, NewOrder]] = []
+        self.cancels: list[tuple[int, CancelOrder]] = []
+        self.status_requests = 0
         self.lost: list[NewOrder] = []  # sent while the session was down: never arrived
         self.fills: list[tuple[int, int]] = []  # (ts, qty): the venue's fills, the truth
         self.violations: list[str] = []
@@ -174,6 +177,7 @@ class ScriptedVenue:
         o.queue.append(self._report(o, ExecType.NEW))
 
     def cancel(self, request: CancelOrder) -> None:
+        self.cancels.append((self.clock.now_ns(), request))
         o = self.orders.get(request.orig_cl_ord_id)
         if not self.connected or o is None:
             if self.connected:
@@ -188,6 +192,7 @@ class ScriptedVenue:
         raise AssertionError("the engine does not replace children; it cancels and sends anew")
 
     def request_status(self, request: StatusRequest) -> None:
+        self.status_requests += 1
         if not self.connected:
             return
         o = self.orders.get(request.cl_ord_id)
@@ -682,4 +687,56 @@ def test_a_replace_below_what_may_fill_is_pending_until_the_children_are_done() 
     m.venue_delivers_all()
     assert m.oms.reports[-1].exec_type is ExecType.REPLACED
     assert p.qty == p.filled + 100 and m.oms.reports[-1].order_qty == p.qty
+    m.teardown()
+
+
+def test_a_status_answer_that_says_rejected_ends_the_child_whatever_its_order_id() -> None:
+    # The venue refused the child, the refusal was lost, and the status answer says REJECTED
+    # with the venue's own OrderID (not NONE). The child is over; before, it stayed unknown
+    # and was asked about again at every answer, without end.
+    m = EngineAgainstAScriptedVenue()
+    m.start(qty_lots=50, strategy="twap", side=Side.BUY, cap=0.15, history=[40] * 30)
+    for _ in range(300):
+        if m.venue.live():
+            break
+        m.market_print(20)
+        m.time_passes(1_000)
+    o = m.venue.live()[0]
+    m.venue.reject(o)
+    m.venue.deliver_next(o, drop=True)  # the refusal is lost
+    m.time_passes(round(CFG.ack_timeout_s * 1_000) + 1)  # the ack timer asks
+    m.venue_delivers_all()
+    child = m._parent().children[o.cl_ord_id]
+    assert child.state is ChildState.REJECTED
+    assert m.venue.status_requests == 1
+
+
+def test_a_cancel_the_venue_never_took_is_sent_again_after_the_status_says_live() -> None:
+    m, o = _machine_with_a_resting_child()
+    m.venue_delivers_all()
+    m.oms_cancels()
+    assert [c.orig_cl_ord_id for _, c in m.venue.cancels] == [o.cl_ord_id]
+    o.cancel_at_ns = None  # lost on the way: the order rests on
+    m.time_passes(round(CFG.ack_timeout_s * 1_000) + 1)  # the cancel's timer asks
+    m.venue_delivers_all()
+    assert [c.orig_cl_ord_id for _, c in m.venue.cancels] == [o.cl_ord_id] * 2
+    m.time_passes(ALLOWANCE // 1_000_000)  # the venue takes the second one
+    m.venue_delivers_all()
+    assert m._parent().state is ParentState.CANCELED
+    m.teardown()
+
+
+def test_a_replace_while_a_child_is_unknown_cancels_it_once_the_venue_says_it_lives() -> None:
+    m, o = _machine_with_a_resting_child()
+    m.venue_delivers_all()
+    m.session_drops()  # the child is unknown
+    p = m._parent()
+    m.oms_replaces(lots=p.filled // 100 + 1, n=1)
+    assert p.state is ParentState.PENDING_REPLACE and m.venue.cancels == []
+    m.session_returns()  # status asked, answered NEW: now the cancel goes
+    m.venue_delivers_all()
+    assert [c.orig_cl_ord_id for _, c in m.venue.cancels] == [o.cl_ord_id]
+    m.time_passes(ALLOWANCE // 1_000_000)
+    m.venue_delivers_all()
+    assert p.qty == p.filled + 100 and m.oms.reports[-1].exec_type is ExecType.REPLACED
     m.teardown()
