@@ -153,6 +153,17 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
 
+def _add_journal(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from engine.journal_command import add_journal_arguments
+
+    p = sub.add_parser(
+        "journal",
+        help="check a journal and read its records",
+        description="verify: integrity, exit 0 or 1; show: the records, or one child's trail.",
+    )
+    add_journal_arguments(p)
+
+
 def _add_paper(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "paper",
@@ -224,6 +235,14 @@ def _run_daemon(args: argparse.Namespace) -> int:
 
             load_initiator_settings(cfg.venue.settings, session=cfg.venue.session)
             load_settings(cfg.oms.settings, data_dir=None, port=None)
+            journal = cfg.journal.path
+            if journal is not None and journal.exists():
+                from engine.journal import verify
+
+                v = verify(journal)
+                if not v.ok:
+                    last = v.last_good_seq
+                    raise ValueError(f"journal {journal}: {v.problem} (last good #{last})")
             print(f"{args.config}: OK")
             return 0
     except Exception as e:  # any reason the configuration cannot run
@@ -245,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_regimes(sub)
     _add_run(sub)
     _add_paper(sub)
+    _add_journal(sub)
     return parser
 
 
@@ -272,6 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_daemon(args)
     if args.command == "paper":
         return _run_paper(args)
+    if args.command == "journal":
+        from engine.journal_command import run_journal
+
+        return run_journal(args, out=sys.stdout, err=sys.stderr)
     parser.error(f"unknown command {args.command!r}")
     return 2
 

@@ -38,6 +38,7 @@ from engine.clock import Clock, LiveClock
 from engine.config import EngineConfig
 from engine.engine import Engine
 from engine.gctune import tune_gc_for_latency
+from engine.journal import Journal
 from engine.looplag import LoopLagMonitor
 from engine.oms_outbox import OmsOutbox
 from risk.states import Scope, TradingState
@@ -97,6 +98,18 @@ class MarketDataSettings(_Strict):
         )
 
 
+class JournalSettings(_Strict):
+    path: Path | None = Field(
+        None, description="the SQLite journal (docs/journal.md); unset: no journal (logged)"
+    )
+    flush_interval_s: float = Field(
+        0.05, ge=0, le=5, description="group commit: at most this long between commits"
+    )
+    synchronous: Literal["normal", "full"] = Field(
+        "normal", description="normal: a commit survives the process dying; full: a power cut"
+    )
+
+
 class RestSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -108,6 +121,7 @@ class DaemonConfig(_Strict):
     venue: VenueSettings
     oms: OmsSettings
     market_data: MarketDataSettings = MarketDataSettings()
+    journal: JournalSettings = JournalSettings()
     rest: RestSettings | None = None
 
 
@@ -119,10 +133,10 @@ def load_daemon_config(path: Path) -> DaemonConfig:
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise ValueError(f"cannot read {path}: {e}") from None
     base = path.resolve().parent
-    for section in ("venue", "oms"):
+    for section in ("venue", "oms", "journal"):
         sec = raw.get(section)
         if isinstance(sec, dict):
-            for key in ("settings", "data_dir"):
+            for key in ("settings", "data_dir", "path"):
                 if isinstance(sec.get(key), str) and not Path(sec[key]).is_absolute():
                     sec[key] = str(base / sec[key])
     try:
@@ -159,7 +173,18 @@ class Daemon:
         )
         # Reports for an OMS session that is down wait for its next logon (engine/oms_outbox.py).
         self.outbox = OmsOutbox(self.oms)
-        self.engine = Engine(cfg.engine, self.clock, self.venue, self.outbox)
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by start()
+        self.journal: Journal | None = None
+        if cfg.journal.path is not None:
+            j = cfg.journal
+            self.journal = Journal(
+                j.path,
+                meta={"engine_id": cfg.engine.engine_id, "config": cfg.model_dump_json()},
+                flush_interval_s=j.flush_interval_s,
+                synchronous=j.synchronous,
+                on_error=self._on_journal_error,
+            )
+        self.engine = Engine(cfg.engine, self.clock, self.venue, self.outbox, journal=self.journal)
         self.oms.connect(self.engine.on_parent_command)
         self.venue.on_session(self.engine.on_venue_session)
         md = cfg.market_data
@@ -176,6 +201,22 @@ class Daemon:
         self._stop = asyncio.Event()
         self.rest: Any = None
         self.loop_lag = LoopLagMonitor()  # warns in the log when the loop runs 100 ms late
+
+    def _on_journal_error(self, exc: Exception) -> None:
+        # From the journal's writer thread: the halt is applied on the loop.
+        log.critical("journal write failed: trading halted", error=str(exc))
+
+        def halt() -> None:
+            self.engine.set_trading_state(
+                Scope.GLOBAL,
+                "",
+                TradingState.HALTED,
+                reason=f"journal write failed: {exc}",
+                by="journal",
+            )
+
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(halt)
 
     def on_market_stale(self, hook: Callable[[str, bool], None]) -> None:
         """Call ``hook(symbol, stale)`` after the engine has heard of a freshness change."""
@@ -196,6 +237,9 @@ class Daemon:
     async def start(self) -> None:
         # Before any session: the compiled kernels loaded (a first parent would otherwise stall
         # the loop for ~0.5 s), then what start-up allocated frozen out of the collector's way.
+        self._loop = asyncio.get_running_loop()
+        if self.journal is None:
+            log.warning("journal off: no [journal] path; nothing can be recovered or replayed")
         warm_up()
         tune_gc_for_latency()
         self.loop_lag.start()
@@ -277,4 +321,7 @@ class Daemon:
         await self.venue.stop()
         await self.oms.stop()
         self.loop_lag.stop()
+        if self.journal is not None:
+            # In a thread: the last group commit can take a moment.
+            await asyncio.to_thread(self.journal.close)
         log.info("stopped")

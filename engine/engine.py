@@ -46,6 +46,7 @@ from engine.events import (
     unknown_order_status,
 )
 from engine.executor import ParentExecutor, volume_forecast
+from engine.journal import Journal, JournalError, Kind
 from engine.market_state import SymbolMarket
 from engine.orders import (
     ChildEvent,
@@ -134,12 +135,15 @@ class Engine:
         *,
         run_tag: str | None = None,
         on_note: Callable[[ParentExecutor, str, dict[str, object]], None] | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.cfg = cfg
         self.clock = clock
         self.venue = venue
         self.oms = oms
         self.on_note = on_note
+        # Every input that affects a decision and every decision (engine/journal.py).
+        self.journal = journal
         # ClOrdIDs must be unique across restarts: the run tag is the start time in ms, base 36.
         self.run_tag = run_tag or _base36(clock.now_ns() // 1_000_000)
         window = round(max(cfg.cap_window_s, cfg.child_ttl_s) * NS) * 2
@@ -198,6 +202,15 @@ class Engine:
             child.apply(ChildEvent.LOST)  # resolved by status request once the venue is back
         # Handed over first, logged after: the log line is not on the decision's critical path.
         self.venue.submit(child.order)
+        if self.journal is not None:
+            self.journal.record(
+                Kind.CHILD,
+                self.clock.now_ns(),
+                child.order,
+                parent=parent.id,
+                child=child.cl_ord_id,
+                data={"why": child.reason, "regime": parent.regime},
+            )
         self.note(
             parent,
             "child",
@@ -213,18 +226,56 @@ class Engine:
         self._children[request.cl_ord_id] = child
         self.venue_rate.take(self.clock.now_ns())  # counted, never refused: it reduces risk
         self.venue.cancel(request)
+        if self.journal is not None:
+            self.journal.record(
+                Kind.CANCEL,
+                self.clock.now_ns(),
+                request,
+                parent=parent.id,
+                child=request.orig_cl_ord_id,
+            )
 
     def send_status(self, parent: ParentExecutor, request: StatusRequest) -> None:
         if self.venue_up:
             self.venue.request_status(request)
+            if self.journal is not None:
+                self.journal.record(
+                    Kind.STATUS,
+                    self.clock.now_ns(),
+                    request,
+                    parent=parent.id,
+                    child=request.cl_ord_id,
+                )
 
-    def on_verdicts(self, parent: ParentExecutor, verdicts: list[Verdict]) -> None:
+    def on_verdicts(
+        self,
+        parent: ParentExecutor,
+        verdicts: list[Verdict],
+        *,
+        cl_ord_id: str = "",
+        asked: int = 0,
+        granted: int = 0,
+    ) -> None:
         # A parent held back by the cap is denied on every market event: the latest few are
         # kept for people, all are counted (per parent, and engine-wide for the metrics by
-        # check and reason).
+        # check and reason), and every gate run is journaled.
         # The verdicts are the clips and denials (approvals leave none).
         denied = bool(verdicts) and verdicts[-1].action is Action.DENY
         self.gate_outcomes["denied" if denied else "approved"] += 1
+        if self.journal is not None:
+            self.journal.record(
+                Kind.VERDICTS,
+                self.clock.now_ns(),
+                parent=parent.id,
+                child=cl_ord_id or None,
+                data={
+                    "asked": asked,
+                    "granted": granted,
+                    "verdicts": [
+                        [v.check, v.action.value, v.qty, v.reason, v.text] for v in verdicts
+                    ],
+                },
+            )
         if not verdicts:
             return
         kept = self.verdicts.get(parent.id)
@@ -258,10 +309,26 @@ class Engine:
             return
         self._emit_note(parent, event, parent.cl_ord_id, fields)
 
+    def _record_anyway(self, kind: Kind, data: dict[str, object]) -> None:
+        """Record a command that goes ahead even if the journal cannot take it (it takes risk
+        off, or it is the operator's)."""
+        assert self.journal is not None
+        try:
+            self.journal.record(kind, self.clock.now_ns(), data=data, sync=True)
+        except JournalError as exc:
+            log.error("journal: command not recorded", kind=kind.value, error=str(exc))
+
     def _emit_note(
         self, parent: ParentExecutor, event: str, cl_ord_id: str, fields: dict[str, object]
     ) -> None:
         log.info(event, parent=parent.id, cl_ord_id=cl_ord_id, **fields)
+        if self.journal is not None:
+            self.journal.record(
+                Kind.NOTE,
+                self.clock.now_ns(),
+                parent=parent.id,
+                data={"event": event, "cl_ord_id": cl_ord_id, **fields},
+            )
         if self.on_note is not None:
             self.on_note(parent, event, fields)
 
@@ -287,6 +354,8 @@ class Engine:
         if sym is None:
             return
         now = self.clock.now_ns()
+        if self.journal is not None:
+            self.journal.record(Kind.MARKET, now, event)
         market = sym.market
         market.on_event(event, now)
         sym.feed.on_market_event(event)
@@ -323,6 +392,10 @@ class Engine:
         sym = self.symbols.get(symbol)
         if sym is None or sym.market.stale == stale:
             return
+        if self.journal is not None:
+            self.journal.record(
+                Kind.MARKET_STALE, self.clock.now_ns(), data={"symbol": symbol, "stale": stale}
+            )
         sym.market.stale = stale
         ids = [p.id for p in sym.parents]
         if stale:
@@ -344,6 +417,8 @@ class Engine:
         """The venue session went down or came back: what was live is unknown until asked."""
         self.venue_up = up
         now = self.clock.now_ns()
+        if self.journal is not None:
+            self.journal.record(Kind.VENUE_SESSION, now, data={"up": up})
         for parent in self.parents.values():
             for child in parent.live_children:
                 if not up:
@@ -355,6 +430,9 @@ class Engine:
                 parent.decide(now)
 
     def on_venue_event(self, event: VenueEvent) -> None:
+        if self.journal is not None:
+            child_id = event.orig_cl_ord_id or event.cl_ord_id
+            self.journal.record(Kind.VENUE, self.clock.now_ns(), event, child=child_id)
         if isinstance(event, CancelReject):
             self._on_cancel_reject(event)
             return
@@ -485,6 +563,20 @@ class Engine:
     # --- inputs: the OMS -------------------------------------------------------------------------
 
     def on_parent_command(self, cmd: ParentCommand) -> None:
+        if self.journal is not None and not isinstance(cmd, ParentOrder):  # submit records those
+            try:
+                self.journal.record(
+                    Kind.PARENT_COMMAND,
+                    self.clock.now_ns(),
+                    cmd,
+                    sync=not isinstance(cmd, ParentStatusRequest),
+                )
+            except JournalError as exc:
+                if isinstance(cmd, ParentReplace):
+                    self._refuse_replace(self._by_clordid.get(cmd.orig_cl_ord_id), cmd, str(exc))
+                    return
+                # A cancel goes ahead unrecorded: it only takes risk off.
+                log.error("journal: command not recorded", cl_ord_id=cmd.cl_ord_id, error=str(exc))
         if isinstance(cmd, ParentOrder):
             self._new_parent(cmd)
         elif isinstance(cmd, ParentCancel):
@@ -501,6 +593,11 @@ class Engine:
     def submit(self, order: ParentOrder) -> ParentExecutor:
         """Validate and start a parent (REST and tests); raises :class:`ParentRejected`."""
         now = self.clock.now_ns()
+        if self.journal is not None:  # committed before it is acted on (docs/journal.md)
+            try:
+                self.journal.record(Kind.PARENT_COMMAND, now, order, sync=True)
+            except JournalError as exc:
+                raise ParentRejected(RejectReason.EXCHANGE_CLOSED, str(exc)) from None
         sym_cfg = self.cfg.symbols.get(order.symbol)
         if order.cl_ord_id in self._by_clordid:
             raise ParentRejected(RejectReason.DUPLICATE, f"duplicate ClOrdID {order.cl_ord_id}")
@@ -624,6 +721,10 @@ class Engine:
         """Stop working a parent: cancel its children, then report it CANCELED."""
         if parent.state.final or parent.state is ParentState.PENDING_CANCEL:
             return
+        if self.journal is not None and request_id is None:  # the OMS's cancel is recorded
+            self._record_anyway(  # as its command; this is the REST API's
+                Kind.PARENT_COMMAND, {"cancel": parent.id}
+            )
         self._drop_pending_replace(parent, "too late: the order is being cancelled")
         parent.transition(ParentEvent.CANCEL_REQUEST)
         if request_id is not None:
@@ -786,9 +887,23 @@ class Engine:
         covers (unless ``cancel_working`` is off: a drain that leaves them), a return from
         HALTED re-plans the remainder, a change to or from REDUCING re-plans at the new
         urgency. Returns whether the state changed."""
-        changed = self.trading.set(
-            scope, key, state, reason=reason, by=by, now_ns=self.clock.now_ns()
-        )
+        now = self.clock.now_ns()
+        if self.journal is not None:
+            # An operator's change is a command (committed first); a breaker's is a decision.
+            # Never blocked by the journal: a halt must work when the disk does not.
+            data = {
+                "scope": scope.value,
+                "key": key,
+                "state": state.value,
+                "reason": reason,
+                "by": by,
+                "cancel_working": cancel_working,
+            }
+            if by == "operator":
+                self._record_anyway(Kind.TRADING_STATE, data)
+            else:
+                self.journal.record(Kind.TRADING_STATE, now, data=data)
+        changed = self.trading.set(scope, key, state, reason=reason, by=by, now_ns=now)
         if changed:
             log.warning(
                 "trading state", scope=scope.value, key=key, state=state.label, reason=reason, by=by
@@ -944,6 +1059,8 @@ class Engine:
         )
         self.reports.setdefault(parent.id, []).append(report)
         self.oms.send_report(parent.order.session, report)
+        if self.journal is not None:
+            self.journal.record(Kind.REPORT, now, report, parent=parent.id)
 
 
 def _base36(n: int) -> str:

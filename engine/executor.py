@@ -96,7 +96,15 @@ class EngineContext(Protocol):
 
     def send_status(self, parent: ParentExecutor, request: StatusRequest) -> None: ...
 
-    def on_verdicts(self, parent: ParentExecutor, verdicts: list[Verdict]) -> None: ...
+    def on_verdicts(
+        self,
+        parent: ParentExecutor,
+        verdicts: list[Verdict],
+        *,
+        cl_ord_id: str = "",
+        asked: int = 0,
+        granted: int = 0,
+    ) -> None: ...
 
     def parent_finished(self, parent: ParentExecutor) -> None: ...
 
@@ -778,8 +786,8 @@ class ParentExecutor:
         cl_ord_id = self.ctx.new_child_id(self)
         view = self._gate_view(now, life, cl_ord_id, intent.price)
         qty, verdicts = run_gate(view, intent.qty)
-        self.ctx.on_verdicts(self, verdicts)
         qty = qty // self.lot * self.lot
+        self.ctx.on_verdicts(self, verdicts, cl_ord_id=cl_ord_id, asked=intent.qty, granted=qty)
         if qty <= 0:
             self._held_back = self._until_room(now, view, verdicts[-1].check if verdicts else "")
             return False

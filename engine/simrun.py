@@ -39,6 +39,7 @@ from engine.events import (
     VenueEvent,
     rejected_new_order,
 )
+from engine.journal import Journal
 from engine.parent_events import RejectReason
 
 __all__ = ["RecordingOms", "RecordingVenue", "SimSession", "check_invariants"]
@@ -145,12 +146,15 @@ class SimSession:
         faults: FaultConfig | None = None,
         *,
         venue: Callable[[MarketSimulator, FaultConfig | None], RecordingVenue] = RecordingVenue,
+        journal: Journal | None = None,
     ) -> None:
         self.market = MarketSimulator(market_cfg)
         self.clock = SimClock(self.market.now_ns)
         self.oms = RecordingOms()
         self.venue = venue(self.market, faults)
-        self.engine = Engine(engine_cfg, self.clock, self.venue, self.oms, run_tag="S")
+        self.engine = Engine(
+            engine_cfg, self.clock, self.venue, self.oms, run_tag="S", journal=journal
+        )
         self.tape: list[tuple[int, int]] = []  # every print: (ts, size)
         self.market.subscribe(market_cfg.symbol, self._on_market)
 

@@ -36,10 +36,18 @@ from adapters.sim.config import MarketConfig
 from adapters.sim.market import MarketSimulator
 from engine.clock import NS, AcceleratedClock
 from engine.config import EngineConfig, SymbolConfig
-from engine.daemon import Daemon, DaemonConfig, MarketDataSettings, OmsSettings, VenueSettings
+from engine.daemon import (
+    Daemon,
+    DaemonConfig,
+    JournalSettings,
+    MarketDataSettings,
+    OmsSettings,
+    VenueSettings,
+)
 from engine.engine import Engine
 from engine.events import CancelReject, ExecType, OrdStatus, Side, TimeInForce
 from engine.executor import ParentExecutor
+from engine.journal import Kind, read_records, verify
 from engine.orders import ChildState
 from engine.paper import PAPER_DAILY_VOLUME, PAPER_FLOW, QUICKFIX, stale_after_s
 from engine.parent_events import ParentCancel, ParentOrder, ParentReplace
@@ -212,6 +220,7 @@ async def paper_rig(
                 url=f"ws://127.0.0.1:{sim.ws_port}/ws",
                 stale_after_s=stale_after_s(speed),
             ),
+            journal=JournalSettings(path=data / "journal.sqlite"),
         )
         daemon = Daemon(cfg, clock)
         oms = OmsClient(
@@ -356,6 +365,17 @@ async def test_parent_fills_and_reports_match_the_exchange(rig: Rig) -> None:
     # Nothing more about the parent after FILLED.
     with pytest.raises(TimeoutError):
         await rig.receive(timeout=0.5)
+    # The journal has the session: the order, every child sent, every report to the OMS.
+    journal = rig.daemon.journal
+    assert journal is not None
+    await asyncio.to_thread(journal.flush)
+    assert verify(journal.path).ok
+    recs = list(read_records(journal.path, parent=parent.id))
+    children = [r.value() for r in recs if r.kind is Kind.CHILD]
+    assert [c.cl_ord_id for c in children] == list(parent.children)  # type: ignore[attr-defined]
+    told = [r.value() for r in recs if r.kind is Kind.REPORT]
+    assert [t.exec_id for t in told] == [p.report.exec_id for p in reports]  # type: ignore[attr-defined]
+    assert any(r.kind is Kind.PARENT_COMMAND for r in read_records(journal.path))
 
 
 @pytest.mark.asyncio

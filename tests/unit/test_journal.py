@@ -1,0 +1,273 @@
+"""The journal: what it records, that it reads back the same, and that damage is found."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+import structlog
+
+from adapters.sim.config import MarketConfig
+from engine.clock import NS
+from engine.config import EngineConfig, SymbolConfig
+from engine.events import NewOrder, OrderType, TimeInForce, Trade
+from engine.journal import SCHEMA_VERSION, Journal, JournalError, Kind, read_records, verify
+from engine.parent_events import ParentOrder
+from engine.simrun import SimSession, check_invariants
+from risk.states import Scope
+from strategies.schedule import Side
+
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+def _trade(i: int) -> Trade:
+    return Trade("XYZ", 500_000 + i, 100 * (i + 1), Side.BUY if i % 2 else None, f"T{i}", i, i)
+
+
+def _write(path: Path, n: int) -> None:
+    j = Journal(path, flush_interval_s=0)
+    for i in range(n):
+        j.record(Kind.MARKET, i, _trade(i))
+        j.record(Kind.NOTE, i, parent="P", data={"event": "plan", "i": i})
+    j.close()
+
+
+def test_records_read_back_as_the_same_values_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    _write(path, 50)
+    recs = list(read_records(path))
+    assert [r.seq for r in recs] == list(range(1, 101))
+    assert [r.value() for r in recs if r.kind is Kind.MARKET] == [_trade(i) for i in range(50)]
+    assert recs[1].value() == {"event": "plan", "i": 0} and recs[1].parent == "P"
+    assert verify(path).ok and verify(path).last_good_seq == 100
+
+
+def test_a_reopened_journal_continues_its_sequence_and_chain(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    _write(path, 5)
+    _write(path, 5)
+    v = verify(path)
+    assert v.ok and v.records == 20
+
+
+def test_a_synced_record_is_committed_when_record_returns(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    j = Journal(path, flush_interval_s=60)  # the group commit would wait a minute
+    order = ParentOrder(
+        cl_ord_id="P1", symbol="XYZ", side=Side.SELL, qty=100, strategy="ac", end_ns=9, ts_init=1
+    )
+    j.record(Kind.MARKET, 1, _trade(1))
+    j.record(Kind.PARENT_COMMAND, 2, order, sync=True)
+    other = sqlite3.connect(path)  # another reader sees it: it is in the file
+    kinds = [k for (k,) in other.execute("SELECT kind FROM events ORDER BY seq")]
+    other.close()
+    assert kinds == ["market", "parent_command"]
+    j.close()
+
+
+def test_a_changed_record_is_found_and_the_last_good_one_named(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    _write(path, 20)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE events SET body = replace(body, '500007', '500008') WHERE seq = 15")
+    db.commit()
+    db.close()
+    v = verify(path)
+    assert not v.ok and v.last_good_seq == 14 and "record 15" in v.problem
+
+
+def test_missing_records_are_found(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    _write(path, 20)
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM events WHERE seq IN (7, 8)")
+    db.commit()
+    db.close()
+    v = verify(path)
+    assert not v.ok and v.last_good_seq == 6 and "7..8 missing" in v.problem
+
+
+def test_a_truncated_file_is_reported_not_trusted(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    _write(path, 2_000)  # closed: the WAL is checkpointed into the file
+    size = path.stat().st_size
+    with path.open("r+b") as f:
+        f.truncate(size * 2 // 3)
+    v = verify(path)
+    assert not v.ok and v.problem
+    assert v.last_good_seq < 4_000
+
+
+def test_a_journal_of_another_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    _write(path, 1)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(JournalError, match=f"schema 999; this engine reads {SCHEMA_VERSION}"):
+        Journal(path)
+    assert "schema version 999" in verify(path).problem
+
+
+def test_a_failed_write_is_reported_once_and_every_later_record_refused(tmp_path: Path) -> None:
+    errors: list[Exception] = []
+    called = threading.Event()
+
+    def on_error(exc: Exception) -> None:
+        errors.append(exc)
+        called.set()
+
+    j = Journal(tmp_path / "j.sqlite", flush_interval_s=0, on_error=on_error)
+    j.record(Kind.MARKET, 1, object())  # nothing the journal can encode
+    assert called.wait(10)
+    j.record(Kind.MARKET, 2, _trade(2))  # counted, not raised: trading halts on the error
+    with pytest.raises(JournalError, match="cannot be written"):
+        j.record(Kind.PARENT_COMMAND, 3, _trade(3), sync=True)  # a command is refused
+    assert len(errors) == 1 and j.dropped == 1
+    j.close()
+
+
+def test_a_session_journals_every_input_and_decision(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, flush_interval_s=0)
+    cfg = EngineConfig(symbols={"XYZ": SymbolConfig(daily_volume=6_000_000)}, seed=3)
+    s = SimSession(MarketConfig(seed=3), cfg, journal=journal)
+    market: list[object] = []
+    s.market.subscribe("XYZ", market.append)
+    s.run_for(300)
+    now = s.clock.now_ns()
+    p = s.engine.submit(
+        ParentOrder(
+            cl_ord_id="P1",
+            symbol="XYZ",
+            side=Side.SELL,
+            qty=20_000,
+            strategy="adaptive",
+            end_ns=now + 1200 * NS,
+            ts_init=now,
+        )
+    )
+    s.run_for(1300)
+    journal.close()
+    assert p.state.final and check_invariants(s, cap_window_s=cfg.cap_window_s) == []
+    assert verify(path).ok
+    by_kind: dict[Kind, list[object]] = {}
+    for r in read_records(path):
+        by_kind.setdefault(r.kind, []).append(r.value())
+    assert by_kind[Kind.MARKET] == market  # every event, as consumed, in order
+    assert by_kind[Kind.PARENT_COMMAND] == [p.order]
+    sent = [o for _, o in s.venue.sent]
+    assert by_kind[Kind.CHILD] == sent and len(sent) == len(p.children)
+    assert len(by_kind[Kind.CANCEL]) == len(s.venue.cancels)
+    assert len(by_kind[Kind.VENUE]) == len(s.venue.reports)
+    runs = sum(s.engine.gate_outcomes.values())
+    assert len(by_kind[Kind.VERDICTS]) == runs > len(sent)  # denials too, not only children
+    assert by_kind[Kind.REPORT] == s.engine.reports[p.id]
+    # A child's trail: the gate's run on it, then the order with why it was sent and the
+    # regime, then what the venue said.
+    trail = list(read_records(path, child=sent[0].cl_ord_id))
+    assert [r.kind for r in trail[:3]] == [Kind.VERDICTS, Kind.CHILD, Kind.VENUE]
+    assert trail[0].value()["granted"] == sent[0].qty  # type: ignore[index]
+    assert '"why":' in trail[1].body and '"regime":' in trail[1].body
+
+
+def test_the_journal_stores_only_the_values_it_can_read_back() -> None:
+    from engine.journal_codec import JournalCodecError, decode, encode
+
+    order = NewOrder("C1", "XYZ", Side.BUY, 100, OrderType.LIMIT, 500_100, TimeInForce.IOC, 7)
+    assert decode(encode(order, {"why": "behind plan"})) == order
+    with pytest.raises(JournalCodecError, match="does not store dict"):
+        encode({"a": 1})
+    with pytest.raises(JournalCodecError, match="unreadable"):
+        decode('{"t":"NewOrder","cl_ord_id":"C1"}')
+
+
+def test_the_journal_command_verifies_and_shows_a_childs_trail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.cli import main
+
+    path = tmp_path / "j.sqlite"
+    j = Journal(path, flush_interval_s=0)
+    order = NewOrder("C1", "XYZ", Side.BUY, 100, OrderType.LIMIT, 500_100, TimeInForce.IOC, 7)
+    j.record(Kind.VERDICTS, 7, parent="P", child="C1", data={"asked": 300, "granted": 100})
+    j.record(Kind.CHILD, 7, order, parent="P", child="C1", data={"why": "behind plan"})
+    j.record(Kind.MARKET, 8, _trade(8))
+    j.close()
+    assert main(["journal", "verify", str(path)]) == 0
+    assert "3 records, last good #3" in capsys.readouterr().out
+    assert main(["journal", "show", str(path), "--child", "C1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split("\t")[2] for ln in lines] == ["verdicts", "child"]
+    assert '"why":"behind plan"' in lines[1]
+    db = sqlite3.connect(path)
+    db.execute("UPDATE events SET body = '{}' WHERE seq = 2")
+    db.commit()
+    db.close()
+    assert main(["journal", "verify", str(path)]) == 1
+    assert "record 2 does not match the chain" in capsys.readouterr().err
+
+
+def _failed_journal(path: Path) -> Journal:
+    j = Journal(path, flush_interval_s=0)
+    j.record(Kind.MARKET, 0, object())  # cannot be encoded: the writer fails
+    with pytest.raises(JournalError):
+        j.flush()
+    return j
+
+
+def test_with_the_journal_failed_new_parents_are_refused_and_a_halt_still_works(
+    tmp_path: Path,
+) -> None:
+    from engine.engine import ParentRejected
+    from engine.parent_events import RejectReason
+
+    cfg = EngineConfig(symbols={"XYZ": SymbolConfig(daily_volume=6_000_000)}, seed=3)
+    s = SimSession(MarketConfig(seed=3), cfg, journal=_failed_journal(tmp_path / "j.sqlite"))
+    s.run_for(60)
+    now = s.clock.now_ns()
+    order = ParentOrder(
+        cl_ord_id="P1",
+        symbol="XYZ",
+        side=Side.SELL,
+        qty=1_000,
+        strategy="twap",
+        end_ns=now + 600 * NS,
+        ts_init=now,
+    )
+    with pytest.raises(ParentRejected) as rej:
+        s.engine.submit(order)
+    assert rej.value.reason is RejectReason.EXCHANGE_CLOSED and "journal" in rej.value.text
+    s.engine.halt(reason="operator halt")
+    assert s.engine.halted
+
+
+@pytest.mark.asyncio
+async def test_the_daemon_halts_trading_when_the_journal_fails(tmp_path: Path) -> None:
+    import asyncio
+
+    from engine.daemon import Daemon, DaemonConfig, JournalSettings, OmsSettings, VenueSettings
+    from engine.paper import QUICKFIX
+
+    cfg = DaemonConfig(
+        engine=EngineConfig(symbols={"XYZ": SymbolConfig(daily_volume=6_000_000)}),
+        venue=VenueSettings(settings=QUICKFIX / "engine-venue.cfg", data_dir=tmp_path / "v"),
+        oms=OmsSettings(settings=QUICKFIX / "engine-oms.cfg", data_dir=tmp_path / "o"),
+        journal=JournalSettings(path=tmp_path / "j.sqlite", flush_interval_s=0),
+    )
+    daemon = Daemon(cfg)
+    daemon._loop = asyncio.get_running_loop()  # what start() sets; no sessions needed here
+    assert daemon.journal is not None
+    daemon.journal.record(Kind.MARKET, 0, object())  # the writer thread fails on it
+    for _ in range(200):
+        if daemon.engine.halted:
+            break
+        await asyncio.sleep(0.01)  # the writer thread's report reaches the loop
+    assert daemon.engine.halted
+    state = daemon.engine.trading.get(Scope.GLOBAL)
+    assert state.reason.startswith("journal write failed") and state.by == "journal"
+    daemon.journal.close()
