@@ -957,6 +957,7 @@ class Engine:
                 if eff.state is before:
                     continue
                 if eff.state is TradingState.HALTED:
+                    parent.halt_cancels = cancel_working
                     if cancel_working:
                         for child in parent.live_children:
                             parent.cancel_child(now, child, eff.reason or "halted")

@@ -232,6 +232,7 @@ class ParentExecutor:
         self.order = order
         self.cl_ord_id = order.cl_ord_id  # the OMS's current ClOrdID (changes on replace)
         self.orig_cl_ord_id: str | None = None
+        self.halt_cancels = True  # whether the halt in force cancels working children
         # The OMS's replace waiting for the children to be done (Engine.finish_replace).
         self.pending_replace: PendingReplace | None = None
         self.oms_ids: list[str] = []  # every ClOrdID the OMS has used for this parent
@@ -624,6 +625,11 @@ class ParentExecutor:
             return self.ctx.finish_replace(self)
         if now < self.start_ns:
             return self._sleep(self.start_ns)
+        if self.halted and self.halt_cancels:
+            # A child the halt could not cancel (the session was down, its state unknown) is
+            # cancelled once the venue has said it rests; a drain that leaves children set
+            # halt_cancels off.
+            self._pull_resting(now, "halted")
         if self.halted or self.market.halted:
             # Resumed by the operator (the engine decides again) or a TradingStatus event.
             return self._sleep(_NEVER)

@@ -546,6 +546,12 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
         if not self.venue.connected:
             self.session_returns()
         if self.halted:
+            # A halt leaves nothing working once the venue has answered.
+            for _ in range(10):
+                self._drain()
+                self.advance_clock(2 * NS)
+            self._drain()
+            assert self.venue.live() == [], [o.cl_ord_id for o in self.venue.live()]
             self.operator_halts_or_resumes(False)
         while self.clock.now_ns() < self.end_ns + 60 * NS:
             self._drain()
@@ -739,4 +745,19 @@ def test_a_replace_while_a_child_is_unknown_cancels_it_once_the_venue_says_it_li
     m.time_passes(ALLOWANCE // 1_000_000)
     m.venue_delivers_all()
     assert p.qty == p.filled + 100 and m.oms.reports[-1].exec_type is ExecType.REPLACED
+    m.teardown()
+
+
+def test_a_halt_while_the_session_is_down_cancels_the_child_once_the_venue_says_it_rests() -> None:
+    m, o = _machine_with_a_resting_child()
+    m.venue_delivers_all()
+    m.session_drops()
+    m.operator_halts_or_resumes(on=True)  # the cancel cannot go out now
+    assert m.venue.cancels == []
+    m.session_returns()
+    m.venue_delivers_all()  # the status says it rests: the halt's cancel goes
+    assert [c.orig_cl_ord_id for _, c in m.venue.cancels] == [o.cl_ord_id]
+    m.time_passes(ALLOWANCE // 1_000_000)
+    m.venue_delivers_all()
+    assert m._parent().live_children == [] and m.venue.live() == []
     m.teardown()
