@@ -164,6 +164,18 @@ def _add_journal(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add_journal_arguments(p)
 
 
+def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from engine.replay import add_replay_arguments
+
+    p = sub.add_parser(
+        "replay",
+        help="re-run the engine over a journal's inputs; check every decision is the same",
+        description="Exit 0 when every decision is identical, 1 at the first divergence "
+        "(printed), 2 when the journal cannot be replayed.",
+    )
+    add_replay_arguments(p)
+
+
 def _add_paper(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "paper",
@@ -265,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run(sub)
     _add_paper(sub)
     _add_journal(sub)
+    _add_replay(sub)
     return parser
 
 
@@ -292,6 +305,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_daemon(args)
     if args.command == "paper":
         return _run_paper(args)
+    if args.command == "replay":
+        from engine.replay import run_replay
+
+        return run_replay(args, out=sys.stdout, err=sys.stderr)
     if args.command == "journal":
         from engine.journal_command import run_journal
 

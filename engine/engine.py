@@ -17,12 +17,13 @@ drop a fill.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
 
@@ -46,6 +47,7 @@ from engine.events import (
     unknown_order_status,
 )
 from engine.executor import ParentExecutor, volume_forecast
+from engine.input_clock import InputClock
 from engine.journal import Journal, JournalError, Kind
 from engine.market_state import SymbolMarket
 from engine.orders import (
@@ -75,6 +77,8 @@ from risk.states import Scope, TradingState, TradingStates
 from strategies.regime import RegimeDetector
 
 __all__ = ["VERDICTS_KEPT", "Engine", "OmsOut", "ParentRejected"]
+
+_M = TypeVar("_M", bound=Callable[..., Any])
 
 log = structlog.get_logger("unwind.engine")
 
@@ -123,6 +127,22 @@ class _Symbol:
     fills: TrailingSum = field(default_factory=TrailingSum)
 
 
+def _input(method: _M) -> _M:
+    """An engine input: the engine's clock stands still while it is handled (an input nested in
+    another's handling keeps the outer one's time)."""
+
+    @functools.wraps(method)
+    def handle(self: Engine, *args: Any, **kwargs: Any) -> Any:
+        outer = self.clock.begin()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            if outer:
+                self.clock.end()
+
+    return handle  # type: ignore[return-value]
+
+
 class Engine:
     """See the module docstring."""
 
@@ -138,14 +158,22 @@ class Engine:
         journal: Journal | None = None,
     ) -> None:
         self.cfg = cfg
-        self.clock = clock
+        # Time stands still while an input is handled (engine/input_clock.py): decisions are a
+        # function of the inputs and their times, which the journal records for replay.
+        self.clock = InputClock(clock)
+        self._deferred: deque[VenueEvent] = deque()
+        self.clock.on_idle = self._handle_deferred
         self.venue = venue
         self.oms = oms
         self.on_note = on_note
         # Every input that affects a decision and every decision (engine/journal.py).
         self.journal = journal
+        if journal is not None:
+            self.clock.on_timer = self._on_timer
         # ClOrdIDs must be unique across restarts: the run tag is the start time in ms, base 36.
         self.run_tag = run_tag or _base36(clock.now_ns() // 1_000_000)
+        if journal is not None:  # what a replay needs to build the same engine
+            journal.set_meta({"engine_config": cfg.model_dump_json(), "run_tag": self.run_tag})
         window = round(max(cfg.cap_window_s, cfg.child_ttl_s) * NS) * 2
         self.symbols: dict[str, _Symbol] = {}
         for name in cfg.symbols:
@@ -309,6 +337,10 @@ class Engine:
             return
         self._emit_note(parent, event, parent.cl_ord_id, fields)
 
+    def _on_timer(self, timer_id: int, now: int) -> None:
+        assert self.journal is not None
+        self.journal.record(Kind.TIMER, now, data={"id": timer_id})
+
     def _record_anyway(self, kind: Kind, data: dict[str, object]) -> None:
         """Record a command that goes ahead even if the journal cannot take it (it takes risk
         off, or it is the operator's)."""
@@ -349,6 +381,7 @@ class Engine:
 
     # --- inputs: market data --------------------------------------------------------------------
 
+    @_input
     def on_market_event(self, event: MarketEvent) -> None:
         sym = self.symbols.get(event.symbol)
         if sym is None:
@@ -385,6 +418,7 @@ class Engine:
             if outer:
                 self._release_notes()
 
+    @_input
     def on_market_stale(self, symbol: str, stale: bool) -> None:
         """The market-data source says ``symbol``'s data turned stale (no data for too long,
         the connection or subscription lost) or fresh again. Stale: its parents pull their
@@ -413,6 +447,7 @@ class Engine:
 
     # --- inputs: the venue ----------------------------------------------------------------------
 
+    @_input
     def on_venue_session(self, up: bool) -> None:
         """The venue session went down or came back: what was live is unknown until asked."""
         self.venue_up = up
@@ -429,7 +464,22 @@ class Engine:
             if up:
                 parent.decide(now)
 
+    def _handle_deferred(self) -> None:
+        # Venue events that arrived during an input (a venue answering synchronously) are
+        # inputs of their own, handled once it is done, in order: no input interrupts another,
+        # so the journal's order is the order a replay can feed.
+        deferred = self._deferred
+        while deferred and not self.clock.busy:
+            self._on_venue_event(deferred.popleft())
+
     def on_venue_event(self, event: VenueEvent) -> None:
+        if self.clock.busy:
+            self._deferred.append(event)  # handled when the input that caused it is done
+            return
+        self._on_venue_event(event)
+
+    @_input
+    def _on_venue_event(self, event: VenueEvent) -> None:
         if self.journal is not None:
             child_id = event.orig_cl_ord_id or event.cl_ord_id
             self.journal.record(Kind.VENUE, self.clock.now_ns(), event, child=child_id)
@@ -562,6 +612,7 @@ class Engine:
 
     # --- inputs: the OMS -------------------------------------------------------------------------
 
+    @_input
     def on_parent_command(self, cmd: ParentCommand) -> None:
         if self.journal is not None and not isinstance(cmd, ParentOrder):  # submit records those
             try:
@@ -590,12 +641,17 @@ class Engine:
             else:
                 self._report(parent, ExecType.ORDER_STATUS)
 
+    @_input
     def submit(self, order: ParentOrder) -> ParentExecutor:
         """Validate and start a parent (REST and tests); raises :class:`ParentRejected`."""
+        return self._submit(order, via="rest")
+
+    def _submit(self, order: ParentOrder, *, via: str) -> ParentExecutor:
         now = self.clock.now_ns()
         if self.journal is not None:  # committed before it is acted on (docs/journal.md)
             try:
-                self.journal.record(Kind.PARENT_COMMAND, now, order, sync=True)
+                # ``via``: how a replay feeds it back (an OMS's order is answered by a report).
+                self.journal.record(Kind.PARENT_COMMAND, now, order, data={"via": via}, sync=True)
             except JournalError as exc:
                 raise ParentRejected(RejectReason.EXCHANGE_CLOSED, str(exc)) from None
         sym_cfg = self.cfg.symbols.get(order.symbol)
@@ -698,7 +754,7 @@ class Engine:
 
     def _new_parent(self, order: ParentOrder) -> None:
         try:
-            self.submit(order)
+            self._submit(order, via="oms")
         except ParentRejected as rej:
             # No parent id: the order never became one. The OMS's ClOrdID names it.
             log.warning(
@@ -716,7 +772,10 @@ class Engine:
                 price=order.limit_price,
             )
             self.oms.send_report(order.session, report, rej.reason)
+            if self.journal is not None:
+                self.journal.record(Kind.REPORT, now, report, data={"reject": rej.reason.value})
 
+    @_input
     def cancel_parent(self, parent: ParentExecutor, request_id: str | None = None) -> None:
         """Stop working a parent: cancel its children, then report it CANCELED."""
         if parent.state.final or parent.state is ParentState.PENDING_CANCEL:
@@ -872,6 +931,7 @@ class Engine:
 
     # --- operators ------------------------------------------------------------------------------
 
+    @_input
     def set_trading_state(
         self,
         scope: Scope,

@@ -85,6 +85,7 @@ class Kind(enum.StrEnum):
     VENUE_SESSION = "venue_session"  # {"up": bool}
     MARKET_STALE = "market_stale"  # {"symbol": str, "stale": bool}
     TRADING_STATE = "trading_state"  # {"scope", "key", "state", "reason", "by"}
+    TIMER = "timer"  # {"id"}: the engine's timer of that number fired (engine/input_clock.py)
     # Decisions.
     CHILD = "child"  # a NewOrder sent, with why
     CANCEL = "cancel"  # a CancelOrder sent
@@ -121,6 +122,11 @@ def _chain(prev: int, kind: str, body: str) -> int:
 
 
 _STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Meta:
+    items: dict[str, str]
 
 
 class Journal:
@@ -196,6 +202,11 @@ class Journal:
         if sync:
             self.flush()
 
+    def set_meta(self, items: Mapping[str, str]) -> None:
+        """Write ``meta`` rows (the engine's configuration and run tag), committed on return."""
+        self._queue.put(_Meta(dict(items)))
+        self.flush()
+
     def flush(self, timeout_s: float = 10.0) -> None:
         """Wait until everything queued so far is committed."""
         done = threading.Event()
@@ -231,6 +242,8 @@ class Journal:
             while True:
                 if item is _STOP:
                     stop = True
+                elif isinstance(item, _Meta):
+                    batch.append(item)
                 elif isinstance(item, threading.Event):
                     waiters.append(item)
                 else:
@@ -270,7 +283,12 @@ class Journal:
         add = rows.append
         crc32 = zlib.crc32
         seq, chain = self._seq, self._chain
-        for kind, ts_ns, parent, child, value, data in batch:
+        meta = []
+        for item in batch:
+            if isinstance(item, _Meta):
+                meta.extend(item.items.items())
+                continue
+            kind, ts_ns, parent, child, value, data = item
             body = encode(value, data) if value is not None else dumps(data)
             seq += 1
             chain = crc32(body.encode(), crc32(kind.encode(), chain))  # type: ignore[attr-defined]
@@ -279,6 +297,8 @@ class Journal:
         db.execute("BEGIN")
         try:
             db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            if meta:
+                db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import bisect
 import logging
+import tempfile
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import structlog
 from hypothesis import HealthCheck, settings
@@ -62,8 +64,10 @@ from engine.events import (
     unknown_order_status,
 )
 from engine.executor import ParentExecutor
+from engine.journal import Journal
 from engine.orders import ChildState, ParentState
 from engine.parent_events import ParentCancel, ParentOrder, ParentReplace
+from engine.replay import replay
 from engine.simrun import RecordingOms
 from risk.states import Scope, TradingState
 from strategies.schedule import Side
@@ -311,7 +315,12 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
         self.tape: list[tuple[int, int]] = []
         self.venue = ScriptedVenue(self.clock, self._print_ours)
         self.oms = RecordingOms()
-        self.engine = Engine(CFG, self.clock, self.venue, self.oms, run_tag="T")
+        # Journaled, and replayed at the end: the same inputs must give the same decisions.
+        self.journal_dir = tempfile.TemporaryDirectory()
+        self.journal = Journal(Path(self.journal_dir.name) / "j.sqlite", flush_interval_s=0)
+        self.engine = Engine(
+            CFG, self.clock, self.venue, self.oms, run_tag="T", journal=self.journal
+        )
         self.venue.before_send = self._before_send
         self.delivered_cum: dict[str, int] = {}
         self.halted = False
@@ -539,6 +548,17 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
             assert since <= cap * market(self.start_ns - 1, t) + 1e-6
 
     def teardown(self) -> None:
+        try:
+            self._settle()
+            self.journal.close()
+            if self.parent is not None:
+                result = replay(self.journal.path)
+                assert result.divergence is None, result.divergence
+        finally:
+            self.journal.close()
+            self.journal_dir.cleanup()
+
+    def _settle(self) -> None:
         if self.parent is None:
             return
         # Settle: the session back, the operator resumes, every report delivered, the market
@@ -683,6 +703,7 @@ def test_a_replace_below_what_may_fill_is_pending_until_the_children_are_done() 
     assert m.oms.cancel_rejects[-1].response_to == "replace"
     assert p.qty == old_qty and p.filled <= p.qty
     m.never_overfilled_nor_double_counted()
+    m.teardown()
 
     # The same cut, the child cancelled before it fills: the replace is done.
     m, child = _machine_with_a_resting_child()
@@ -715,6 +736,7 @@ def test_a_status_answer_that_says_rejected_ends_the_child_whatever_its_order_id
     child = m._parent().children[o.cl_ord_id]
     assert child.state is ChildState.REJECTED
     assert m.venue.status_requests == 1
+    m.teardown()
 
 
 def test_a_cancel_the_venue_never_took_is_sent_again_after_the_status_says_live() -> None:

@@ -212,12 +212,10 @@ def test_the_journal_command_verifies_and_shows_a_childs_trail(
     assert "record 2 does not match the chain" in capsys.readouterr().err
 
 
-def _failed_journal(path: Path) -> Journal:
-    j = Journal(path, flush_interval_s=0)
+def _break(j: Journal) -> None:
     j.record(Kind.MARKET, 0, object())  # cannot be encoded: the writer fails
     with pytest.raises(JournalError):
         j.flush()
-    return j
 
 
 def test_with_the_journal_failed_new_parents_are_refused_and_a_halt_still_works(
@@ -227,8 +225,10 @@ def test_with_the_journal_failed_new_parents_are_refused_and_a_halt_still_works(
     from engine.parent_events import RejectReason
 
     cfg = EngineConfig(symbols={"XYZ": SymbolConfig(daily_volume=6_000_000)}, seed=3)
-    s = SimSession(MarketConfig(seed=3), cfg, journal=_failed_journal(tmp_path / "j.sqlite"))
+    journal = Journal(tmp_path / "j.sqlite", flush_interval_s=0)
+    s = SimSession(MarketConfig(seed=3), cfg, journal=journal)
     s.run_for(60)
+    _break(journal)
     now = s.clock.now_ns()
     order = ParentOrder(
         cl_ord_id="P1",
