@@ -164,6 +164,17 @@ def _add_journal(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add_journal_arguments(p)
 
 
+def _add_tca(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from engine.tca_command import add_tca_arguments
+
+    p = sub.add_parser(
+        "tca",
+        help="why a child order was sent: plan target, regime, policy, gate verdicts",
+        description="The audit trail of one child order, from a journal.",
+    )
+    add_tca_arguments(p)
+
+
 def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from engine.replay import add_replay_arguments
 
@@ -278,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_paper(sub)
     _add_journal(sub)
     _add_replay(sub)
+    _add_tca(sub)
     return parser
 
 
@@ -305,6 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_daemon(args)
     if args.command == "paper":
         return _run_paper(args)
+    if args.command == "tca":
+        from engine.tca_command import run_tca
+
+        return run_tca(args, out=sys.stdout, err=sys.stderr)
     if args.command == "replay":
         from engine.replay import run_replay
 

@@ -22,7 +22,7 @@ import itertools
 import math
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import structlog
@@ -46,7 +46,7 @@ from engine.events import (
     refused_report,
     unknown_order_status,
 )
-from engine.executor import ParentExecutor, volume_forecast
+from engine.executor import ParentExecutor, PlanState, volume_forecast
 from engine.input_clock import InputClock
 from engine.journal import Journal, JournalError, Kind
 from engine.market_state import SymbolMarket
@@ -237,7 +237,11 @@ class Engine:
                 child.order,
                 parent=parent.id,
                 child=child.cl_ord_id,
-                data={"why": child.reason, "regime": parent.regime},
+                data={
+                    "why": child.reason,
+                    "regime": parent.regime,
+                    "policy": asdict(parent.policy),
+                },
             )
         self.note(
             parent,
@@ -336,6 +340,23 @@ class Engine:
             self._held_notes.append((parent, event, parent.cl_ord_id, fields))
             return
         self._emit_note(parent, event, parent.cl_ord_id, fields)
+
+    def plan_made(self, parent: ParentExecutor, plan: PlanState) -> None:
+        if self.journal is not None:
+            self.journal.record(
+                Kind.PLAN,
+                self.clock.now_ns(),
+                parent=parent.id,
+                data={
+                    "strategy": plan.strategy,
+                    "reason": plan.reason,
+                    "start_ns": plan.start_ns,
+                    "bucket_ns": plan.bucket_ns,
+                    "cum_targets": plan.cum_targets,
+                    "filled_at_start": plan.filled_at_start,
+                    "regime": plan.regime,
+                },
+            )
 
     def _on_timer(self, timer_id: int, now: int) -> None:
         assert self.journal is not None

@@ -110,6 +110,8 @@ class EngineContext(Protocol):
 
     def finish_replace(self, parent: ParentExecutor) -> None: ...
 
+    def plan_made(self, parent: ParentExecutor, plan: PlanState) -> None: ...
+
     def note(self, parent: ParentExecutor, event: str, **fields: object) -> None: ...
 
 
@@ -426,6 +428,7 @@ class ParentExecutor:
         )
         self.plans.append(self.plan)
         self.ctx.note(self, "plan", strategy=used, reason=reason, periods=periods, sigma=sigma)
+        self.ctx.plan_made(self, self.plan)
         # Re-plan at the next bucket boundary of this plan; an earlier plan's timer goes, or
         # each re-plan would leave one behind and boundaries would be planned several times.
         if self._bucket_timer is not None:
@@ -697,6 +700,11 @@ class ParentExecutor:
     def _policy(self) -> Policy:
         st = self.detector.state
         return st.policy if st is not None else DEFAULT_POLICIES[Regime.LV]
+
+    @property
+    def policy(self) -> Policy:
+        """The regime's policy the tactics follow now."""
+        return self._policy()
 
     def _view(self) -> MarketView | None:
         market = self.market

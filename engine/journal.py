@@ -87,7 +87,8 @@ class Kind(enum.StrEnum):
     TRADING_STATE = "trading_state"  # {"scope", "key", "state", "reason", "by"}
     TIMER = "timer"  # {"id"}: the engine's timer of that number fired (engine/input_clock.py)
     # Decisions.
-    CHILD = "child"  # a NewOrder sent, with why
+    PLAN = "plan"  # a plan put in force: strategy, why, start, bucket, cumulative targets
+    CHILD = "child"  # a NewOrder sent, with why, the regime and its policy
     CANCEL = "cancel"  # a CancelOrder sent
     STATUS = "status"  # a StatusRequest sent
     VERDICTS = "verdicts"  # one gate run: asked, granted, the clips and denials

@@ -1,0 +1,167 @@
+"""``unwind tca --journal PATH --child ID``: why a child order was sent, from the journal.
+
+The audit trail of one child, read back from the records the engine wrote when it decided:
+
+- the order as sent (side, quantity, limit, time in force) and the tactic's reason;
+- the plan in force then: its strategy and why it was made, its start and bucket, the bucket
+  the child fell in and that bucket's cumulative target against what had filled;
+- the regime and the policy the tactics followed (passive share, child depth, display, jitter);
+- the risk gate's run on it: what was asked, what was granted, every clip;
+- what happened after: cancels, status requests and the venue's reports.
+
+``--json`` prints the same as one JSON object. Post-trade analysis of whole parents is issue 9.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from engine.events import PRICE_SCALE
+from engine.journal import JournalError, Kind, Record, read_records
+
+__all__ = ["add_tca_arguments", "child_trail", "run_tca"]
+
+
+class TcaError(ValueError):
+    """The journal has no such child, or cannot be read."""
+
+
+def add_tca_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--journal", type=Path, required=True, metavar="PATH")
+    p.add_argument("--child", required=True, metavar="CLORDID", help="the child order's ClOrdID")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+
+
+def child_trail(path: Path, cl_ord_id: str) -> dict[str, Any]:
+    """Everything the journal says about why ``cl_ord_id`` was sent and what became of it."""
+    own = list(read_records(path, child=cl_ord_id))
+    sent = next((r for r in own if r.kind is Kind.CHILD), None)
+    if sent is None:
+        raise TcaError(f"{path} has no child order {cl_ord_id}")
+    body = json.loads(sent.body)
+    extra = body.get("x", {})
+    parent = sent.parent
+    plan = None
+    if parent is not None:
+        for r in read_records(path, parent=parent):
+            if r.seq > sent.seq:
+                break
+            if r.kind is Kind.PLAN:
+                plan = r
+    gate = next((r for r in own if r.kind is Kind.VERDICTS and r.seq < sent.seq), None)
+    trail: dict[str, Any] = {
+        "child": cl_ord_id,
+        "parent": parent,
+        "sent_ns": sent.ts_ns,
+        "order": {
+            "side": body["side"],
+            "qty": body["qty"],
+            "price": None if body["price"] is None else body["price"] / PRICE_SCALE,
+            "tif": body["tif"],
+            "display_qty": body["display_qty"],
+        },
+        "why": extra.get("why"),
+        "regime": extra.get("regime"),
+        "policy": extra.get("policy"),
+        "plan": None if plan is None else _plan_at(plan, sent.ts_ns),
+        "gate": None if gate is None else json.loads(gate.body),
+        "after": [_event(r) for r in own if r.seq > sent.seq],
+    }
+    return trail
+
+
+def _plan_at(plan: Record, ts_ns: int) -> dict[str, Any]:
+    p = json.loads(plan.body)
+    targets = p["cum_targets"]
+    k = min(max((ts_ns - p["start_ns"]) // p["bucket_ns"], 0), len(targets) - 1)
+    return {
+        "strategy": p["strategy"],
+        "reason": p["reason"],
+        "made_ns": plan.ts_ns,
+        "start_ns": p["start_ns"],
+        "bucket_s": p["bucket_ns"] / 1e9,
+        "bucket": k,
+        "buckets": len(targets),
+        # Shares since the plan's start, by the end of the child's bucket and of the plan.
+        "target_by_bucket_end": targets[k],
+        "target_total": targets[-1],
+        "filled_at_plan_start": p["filled_at_start"],
+    }
+
+
+def _event(r: Record) -> dict[str, Any]:
+    body = json.loads(r.body)
+    out: dict[str, Any] = {"ts_ns": r.ts_ns, "kind": r.kind.value}
+    if r.kind is Kind.VENUE:
+        out.update(
+            {k: body.get(k) for k in ("exec_type", "ord_status", "last_qty", "cum_qty", "text")}
+        )
+        if body.get("last_price") is not None:
+            out["last_price"] = body["last_price"] / PRICE_SCALE
+        if body.get("t") == "CancelReject":
+            out.update(exec_type="cancel_reject", reason=body.get("reason"))
+    return out
+
+
+def _time(ts_ns: int) -> str:
+    return dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+def _text(t: dict[str, Any]) -> str:
+    o = t["order"]
+    price = "market" if o["price"] is None else f"limit {o['price']:.2f}"
+    lines = [
+        f"child {t['child']} of parent {t['parent']}: {o['side']} {o['qty']:,} {price} "
+        f"{o['tif']}, sent {_time(t['sent_ns'])}",
+        f"  why:     {t['why']}",
+        f"  regime:  {t['regime']}",
+    ]
+    pol = t["policy"]
+    if pol:
+        lines.append(
+            f"  policy:  passive {pol['passive_fraction']:.0%}, child <= "
+            f"{pol['max_child_depth_frac']:.0%} of depth, display {pol['display_frac']:.0%}, "
+            f"time jitter {pol['time_jitter']:.0%}, size jitter {pol['size_jitter']:.0%}"
+        )
+    p = t["plan"]
+    if p is not None:
+        lines.append(
+            f"  plan:    {p['strategy']} ({p['reason']}), made {_time(p['made_ns'])}, from "
+            f"{_time(p['start_ns'])} in {p['buckets']} buckets of {p['bucket_s']:g} s"
+        )
+        lines.append(
+            f"           bucket {p['bucket'] + 1}: {p['target_by_bucket_end']:,} of "
+            f"{p['target_total']:,} shares by its end (since the plan's start)"
+        )
+    g = t["gate"]
+    if g is not None:
+        clips = "; ".join(f"{v[0]} {v[1]} to {v[2]:,} ({v[3]}): {v[4]}" for v in g["verdicts"])
+        lines.append(
+            f"  gate:    asked {g['asked']:,}, granted {g['granted']:,}"
+            + (f"; {clips}" if clips else ", no check clipped it")
+        )
+    for e in t["after"]:
+        what = e["kind"]
+        if e["kind"] == "venue":
+            what = f"venue {e['exec_type']} {e.get('ord_status') or ''}".rstrip()
+            if e.get("last_qty"):
+                what += f", {e['last_qty']:,} at {e.get('last_price', 0):.2f}"
+            if e.get("cum_qty") is not None:
+                what += f" (cum {e['cum_qty']:,})"
+        lines.append(f"  {_time(e['ts_ns'])}  {what}")
+    return "\n".join(lines) + "\n"
+
+
+def run_tca(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
+    """Run ``unwind tca``; return the exit code (2: no such child or no journal)."""
+    try:
+        trail = child_trail(args.journal, args.child)
+    except (TcaError, JournalError) as exc:
+        err.write(f"unwind tca: {exc}\n")
+        return 2
+    out.write(json.dumps(trail) + "\n" if args.json else _text(trail))
+    return 0

@@ -1,0 +1,76 @@
+"""``unwind tca --journal PATH --child ID``: why a child was sent, read back from the journal."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import structlog
+
+from adapters.sim.config import MarketConfig
+from engine.cli import main
+from engine.clock import NS
+from engine.config import EngineConfig, RiskConfig, SymbolConfig
+from engine.events import ExecType
+from engine.journal import Journal
+from engine.parent_events import ParentOrder
+from engine.simrun import SimSession
+from strategies.schedule import Side
+
+structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
+
+
+def test_a_childs_trail_names_its_plan_target_regime_policy_and_gate_verdicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, flush_interval_s=0)
+    # Children above 400 shares are clipped: some trails carry a clip.
+    cfg = EngineConfig(
+        symbols={"XYZ": SymbolConfig(daily_volume=6_000_000)},
+        seed=3,
+        risk=RiskConfig(max_child_qty=400),
+    )
+    s = SimSession(MarketConfig(seed=2), cfg, journal=journal)
+    s.run_for(300)
+    now = s.clock.now_ns()
+    p = s.engine.submit(
+        ParentOrder(
+            cl_ord_id="P1",
+            symbol="XYZ",
+            side=Side.SELL,
+            qty=20_000,
+            strategy="adaptive",
+            end_ns=now + 1200 * NS,
+            ts_init=now,
+        )
+    )
+    s.run_for(1300)
+    journal.close()
+    clipped = [v for v in s.engine.verdicts[p.id] if v.check == "size"]
+    assert clipped, "no child was clipped: the test shows nothing"
+    # A child sent after a clip by size: its gate run says so.
+    child = next(c for c in p.children.values() if c.qty == 400)
+    assert main(["tca", "--journal", str(path), "--child", child.cl_ord_id, "--json"]) == 0
+    trail = json.loads(capsys.readouterr().out)
+    assert trail["parent"] == p.id and trail["order"]["qty"] == 400
+    assert trail["why"] == child.reason and trail["sent_ns"] == child.sent_ns
+    # The plan in force is the engine's last plan made before the child was sent.
+    plan = [pl for pl in p.plans if pl.start_ns <= child.sent_ns][-1]
+    k = plan.bucket_at(child.sent_ns)
+    assert trail["plan"]["strategy"] == plan.strategy
+    assert trail["plan"]["target_by_bucket_end"] == plan.cum_targets[k]
+    assert trail["regime"] in ("LV", "HV", "ADV") and trail["policy"]["passive_fraction"] >= 0
+    gate = trail["gate"]
+    assert gate["granted"] == 400 < gate["asked"]
+    assert [v[0] for v in gate["verdicts"]] == ["size"]
+    venue = [e for e in trail["after"] if e["kind"] == "venue"]
+    truth = [r for r in s.venue.reports if child.cl_ord_id in (r.cl_ord_id, r.orig_cl_ord_id)]
+    assert len(venue) == len(truth) and venue[0]["exec_type"] == ExecType.NEW.value
+    # The text form says the same for people.
+    assert main(["tca", "--journal", str(path), "--child", child.cl_ord_id]) == 0
+    text = capsys.readouterr().out
+    assert "gate:    asked" in text and "size clip to 400" in text and "plan:" in text
+    assert main(["tca", "--journal", str(path), "--child", "NOPE"]) == 2
