@@ -265,14 +265,24 @@ def _run_daemon(args: argparse.Namespace) -> int:
                 v = verify(journal)
                 if not v.ok:
                     last = v.last_good_seq
-                    raise ValueError(f"journal {journal}: {v.problem} (last good #{last})")
+                    raise ValueError(
+                        f"journal {journal}: {v.problem} (last good #{last}; keep the good "
+                        f"records with `unwind journal cut {journal} --after {last}`)"
+                    )
             print(f"{args.config}: OK")
             return 0
     except Exception as e:  # any reason the configuration cannot run
         print(f"unwind run: {e}", file=sys.stderr)
         return 1
     configure_logging(level="info")
-    asyncio.run(Daemon(cfg).run())
+    from engine.journal import JournalError
+
+    try:
+        daemon = Daemon(cfg)
+    except JournalError as e:
+        print(f"unwind run: {e}", file=sys.stderr)
+        return 1
+    asyncio.run(daemon.run())
     return 0
 
 

@@ -38,7 +38,7 @@ from engine.clock import Clock, LiveClock
 from engine.config import EngineConfig
 from engine.engine import Engine
 from engine.gctune import tune_gc_for_latency
-from engine.journal import Journal
+from engine.journal import Journal, JournalError, verify
 from engine.looplag import LoopLagMonitor
 from engine.oms_outbox import OmsOutbox
 from risk.states import Scope, TradingState
@@ -177,6 +177,15 @@ class Daemon:
         self.journal: Journal | None = None
         if cfg.journal.path is not None:
             j = cfg.journal
+            if j.path.exists():
+                # Nothing after a damaged record is trusted: the operator cuts it explicitly.
+                v = verify(j.path)
+                if not v.ok:
+                    raise JournalError(
+                        f"journal {j.path} is damaged after record {v.last_good_seq}: "
+                        f"{v.problem}; keep the good records with `unwind journal cut "
+                        f"{j.path} --after {v.last_good_seq}` (the file is copied aside first)"
+                    )
             self.journal = Journal(
                 j.path,
                 meta={"engine_id": cfg.engine.engine_id, "config": cfg.model_dump_json()},

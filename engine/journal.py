@@ -53,6 +53,8 @@ __all__ = [
     "Kind",
     "Record",
     "Verification",
+    "cut_after",
+    "read_meta",
     "read_records",
     "verify",
 ]
@@ -402,3 +404,23 @@ def verify(path: Path) -> Verification:
         return Verification(True, n, last_seq, last_ts)
     finally:
         db.close()
+
+
+def cut_after(path: Path, seq: int) -> Path:
+    """Keep records 1..``seq`` of a damaged journal and drop the rest, after copying the whole
+    file aside (returned: ``PATH.damaged-<unix ns>``). The operator's explicit step: nothing
+    after the last good record is ever dropped silently, and the copy keeps it for study."""
+    if seq < 0:
+        raise ValueError(f"seq must be >= 0, got {seq}")
+    src = sqlite3.connect(path)
+    try:
+        aside = path.with_name(f"{path.name}.damaged-{time.time_ns()}")
+        dst = sqlite3.connect(aside)
+        with dst:
+            src.backup(dst)  # the file and its WAL as SQLite sees them
+        dst.close()
+        with src:
+            src.execute("DELETE FROM events WHERE seq > ?", (seq,))
+    finally:
+        src.close()
+    return aside

@@ -3,6 +3,9 @@
 - ``unwind journal verify PATH``: the file's integrity, the schema version, sequence numbers
   without gaps, the record chain, every body readable. Prints the record count and the last
   good record; exit 0 when all holds, 1 otherwise (with what is wrong after the last good one).
+- ``unwind journal cut PATH --after SEQ``: keep records 1..SEQ of a damaged journal (the last
+  good one, as ``verify`` names it), the whole file copied aside first; exit 0 when what is kept
+  verifies.
 - ``unwind journal show PATH [--child ID | --parent ID] [--kind KIND ...] [--limit N]``: the
   records in order, one line each (sequence, time, kind, parent, child, body); ``--child``
   gives a child order's whole trail: the gate's run on it, the order and why it was sent, its
@@ -13,10 +16,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sqlite3
 from pathlib import Path
 from typing import TextIO
 
-from engine.journal import JournalError, Kind, read_records, verify
+from engine.journal import JournalError, Kind, cut_after, read_records, verify
 
 __all__ = ["add_journal_arguments", "run_journal"]
 
@@ -25,6 +29,11 @@ def add_journal_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
     v = sub.add_parser("verify", help="check a journal's integrity; exit 0 or 1")
     v.add_argument("path", type=Path)
+    c = sub.add_parser(
+        "cut", help="keep a damaged journal's good records, the whole file copied aside first"
+    )
+    c.add_argument("path", type=Path)
+    c.add_argument("--after", type=int, required=True, metavar="SEQ", help="the last good record")
     s = sub.add_parser("show", help="print a journal's records")
     s.add_argument("path", type=Path)
     who = s.add_mutually_exclusive_group()
@@ -50,6 +59,19 @@ def run_journal(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         )
         if not v.ok:
             err.write(f"unwind journal: {args.path} is damaged: {v.problem}\n")
+            return 1
+        out.write("OK\n")
+        return 0
+    if args.journal_command == "cut":
+        try:
+            aside = cut_after(args.path, args.after)
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            err.write(f"unwind journal: cannot cut {args.path}: {exc}\n")
+            return 2
+        v = verify(args.path)
+        out.write(f"{args.path}: kept records 1..{args.after}; the whole file is in {aside}\n")
+        if not v.ok:
+            err.write(f"unwind journal: still damaged: {v.problem}\n")
             return 1
         out.write("OK\n")
         return 0

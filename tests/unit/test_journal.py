@@ -271,3 +271,66 @@ async def test_the_daemon_halts_trading_when_the_journal_fails(tmp_path: Path) -
     state = daemon.engine.trading.get(Scope.GLOBAL)
     assert state.reason.startswith("journal write failed") and state.by == "journal"
     daemon.journal.close()
+
+
+def test_cutting_a_damaged_journal_keeps_the_good_records_and_the_whole_file_aside(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.cli import main
+
+    path = tmp_path / "j.sqlite"
+    _write(path, 20)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE events SET body = '{}' WHERE seq = 31")
+    db.commit()
+    db.close()
+    assert main(["journal", "cut", str(path), "--after", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "kept records 1..30" in out and "OK" in out
+    v = verify(path)
+    assert v.ok and v.last_good_seq == 30
+    aside = list(tmp_path.glob("j.sqlite.damaged-*"))
+    assert len(aside) == 1 and verify(aside[0]).last_good_seq == 30  # the whole file, as it was
+    kept = sqlite3.connect(aside[0])
+    assert kept.execute("SELECT count(*) FROM events").fetchone()[0] == 40
+    kept.close()
+    # Appending continues the chain from the last good record.
+    j = Journal(path, flush_interval_s=0)
+    j.record(Kind.MARKET, 99, _trade(99))
+    j.close()
+    assert verify(path).ok and verify(path).records == 31
+
+
+def test_the_daemon_refuses_a_damaged_journal_and_names_the_cut(tmp_path: Path) -> None:
+    from engine.cli import main
+    from engine.daemon import Daemon, DaemonConfig, JournalSettings, OmsSettings, VenueSettings
+    from engine.paper import QUICKFIX
+
+    path = tmp_path / "j.sqlite"
+    _write(path, 10)
+    db = sqlite3.connect(path)
+    db.execute("DELETE FROM events WHERE seq = 5")
+    db.commit()
+    db.close()
+    cfg = DaemonConfig(
+        engine=EngineConfig(symbols={"XYZ": SymbolConfig(daily_volume=6_000_000)}),
+        venue=VenueSettings(settings=QUICKFIX / "engine-venue.cfg", data_dir=tmp_path / "v"),
+        oms=OmsSettings(settings=QUICKFIX / "engine-oms.cfg", data_dir=tmp_path / "o"),
+        journal=JournalSettings(path=path),
+    )
+    with pytest.raises(JournalError, match=r"damaged after record 4: .*journal cut .* --after 4"):
+        Daemon(cfg)
+    toml = tmp_path / "engine.toml"
+    toml.write_text(
+        f"""
+[engine.symbols.XYZ]
+daily_volume = 6000000
+[venue]
+settings = "{QUICKFIX / "engine-venue.cfg"}"
+[oms]
+settings = "{QUICKFIX / "engine-oms.cfg"}"
+[journal]
+path = "{path}"
+"""
+    )
+    assert main(["run", "--config", str(toml), "--check"]) == 1
