@@ -212,13 +212,15 @@ async def _session(opts: PaperOptions, data: Path, faults: FaultConfig) -> Paper
         await asyncio.sleep(opts.warmup_s / opts.speed)  # wall time: the market runs meanwhile
         assert sim.record is not None
         outcome = await _trade(opts, daemon, oms, clock, tape, sim.record)
+        # What fired up to the check; the simulated clock runs on through the shutdown, where
+        # a disconnect or a halt no longer meets an order.
+        fired = dataclasses.asdict(sim.stats)
     finally:
         with contextlib.suppress(Exception):
             await oms.stop()
         with contextlib.suppress(Exception):
             await daemon.shutdown()
         await sim.close()
-    fired = dataclasses.asdict(sim.stats)  # after close: the held reports it delivered count
     _say(opts, "  faults fired     " + ", ".join(f"{k} {v}" for k, v in fired.items()))
     return dataclasses.replace(outcome, faults=fired)
 
