@@ -438,9 +438,12 @@ class FixVenue:
                     snap, s.version, md_req_id=req.md_req_id, entry_types=req.entry_types
                 ),
             )
-            if self._x.trading_state(symbol) is TradingState.HALTED:
-                status = TradingStatus(symbol, TradingState.HALTED, "halted", now, now)
-                self._transport.send(s.key, encode_security_status(status, s.version))
+            # The symbol's state after its snapshot, halted or not: a client resubscribing
+            # after an outage cannot otherwise learn of a halt or a resume it missed.
+            state = self._x.trading_state(symbol)
+            reason = "halted" if state is TradingState.HALTED else "ready to trade"
+            status = TradingStatus(symbol, state, reason, now, now)
+            self._transport.send(s.key, encode_security_status(status, s.version, solicited=True))
         if live:
             s.subs[req.md_req_id] = sub
             for symbol in req.symbols:

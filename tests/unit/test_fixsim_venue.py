@@ -24,6 +24,7 @@ from adapters.fix.mdcodec import (
     MDEntryType,
     SubscriptionType,
     decode_incremental,
+    decode_security_status,
     encode_md_request,
 )
 from adapters.fix.wire import FixVersion
@@ -169,6 +170,24 @@ def test_subscribe_when_same_md_req_id_after_relogon_then_accepted_again() -> No
     venue.on_logon(S44)
     venue.on_message(S44, encode_md_request(req, FixVersion.FIX44))  # a reconnecting client
     assert (len(rec.of("W")), rec.of("Y")) == (2, [])
+
+
+def test_subscribe_when_a_resume_was_missed_during_an_outage_then_the_status_says_trading() -> None:
+    # Found by the soak (seed 9): the halt reached the client, the resume fell in a forced
+    # disconnect, and the new subscription's snapshot alone left the client halted all day.
+    venue, rec = _venue()
+    req = MarketDataRequest("m", SubscriptionType.SUBSCRIBE, 1, (MDEntryType.BID,), ("XYZ",))
+    venue.on_message(S44, encode_md_request(req, FixVersion.FIX44))
+    venue.market.exchange.set_trading_state("XYZ", TradingState.HALTED, "news")
+    venue.on_logout(S44)
+    venue.market.exchange.set_trading_state("XYZ", TradingState.TRADING, "resumed")
+    venue.on_logon(S44)
+    venue.on_message(S44, encode_md_request(req, FixVersion.FIX44))
+    kinds = [m.getHeader().getField(35) for _, m, _ in rec.sent]
+    assert kinds == ["W", "f", "f", "W", "f"]
+    now = decode_security_status(rec.of("f")[-1], 0)
+    assert now.state is TradingState.TRADING
+    assert (rec.of("f")[-1].getField(326), rec.of("f")[-1].getField(325)) == ("17", "N")
 
 
 def test_handler_when_it_raises_then_business_reject_and_error_recorded() -> None:
