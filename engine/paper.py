@@ -94,6 +94,8 @@ class PaperOutcome:
     qty: int
     filled: int = 0
     oms_cum: int = 0
+    children: int = 0  # child orders the engine sent
+    arrived: int = 0  # of which the venue received (the rest were lost to an outage)
     peak_participation: float = 0.0  # over the trailing window, from the venue's record
     cap: float = 0.0
     violations: tuple[Violation, ...] = ()
@@ -324,6 +326,8 @@ async def _trade(
         qty=parent.qty,
         filled=parent.filled,
         oms_cum=oms_cum,
+        children=len(parent.children),
+        arrived=sum(c in truth.arrivals for c in parent.children),
         peak_participation=peak,
         cap=parent.cap,
         violations=tuple(violations),

@@ -60,6 +60,8 @@ _RUN_SLACK_S = 90.0
 _NO_RESULT: dict[str, Any] = {
     "filled": 0,
     "oms_cum": 0,
+    "children": 0,
+    "arrived": 0,
     "peak_participation": 0.0,
     "cap": 0.0,
     "violations": [],
@@ -130,6 +132,8 @@ class SoakResult:
             "other": sum(kinds[k.value] for k in (Kind.FILLS, Kind.TWO_LIVE, Kind.ORPHAN)),
             "errors": sum(1 for r in self.runs if r["error"]),
             "completed": states["filled"],
+            "children": sum(r["children"] for r in self.runs),
+            "children_at_venue": sum(r["arrived"] for r in self.runs),
             "states": dict(states),
             "faults_fired": dict(fired),
             "max_peak_participation": max(peaks, default=0.0),
@@ -247,7 +251,8 @@ def _line(run: dict[str, Any]) -> str:
     short = " ".join(f"{k[:4]} {v}" for k, v in fired.items())
     head = (
         f"seed {run['seed']:>4} {run['strategy']:>8} {run['side']:>4} "
-        f"{run['state']:>13} {run['filled']:>7,}/{run['qty']:<7,} "
+        f"{run['state']:>12} {run['filled']:>6,}/{run['qty']:<6,} "
+        f"children {run['children']:>3} ({run['arrived']:>3} at venue) "
         f"peak {run['peak_participation']:5.1%} (cap {run['cap']:.0%})  faults [{short}]"
     )
     if run["error"]:
@@ -272,6 +277,7 @@ def _summary_text(s: dict[str, Any], opts: SoakOptions) -> str:
         f"  other violations     {s['other']} (fills disagree, two children live, orphans)\n"
         f"  runs that failed     {s['errors']} (crashed or hung)\n"
         f"  completed (filled)   {s['completed']} of {s['runs']}; ends: {ends}\n"
+        f"  child orders         {s['children']:,} ({s['children_at_venue']:,} reached the venue)\n"
         f"  highest window peak  {s['max_peak_participation']:.1%}\n"
         f"  faults fired         {fired}\n"
         f"  wall time            {s['wall_s']:.0f} s\n"
@@ -362,6 +368,8 @@ def _worker(argv: Sequence[str]) -> int:
         "state": outcome.state,
         "filled": outcome.filled,
         "oms_cum": outcome.oms_cum,
+        "children": outcome.children,
+        "arrived": outcome.arrived,
         "peak_participation": outcome.peak_participation,
         "cap": outcome.cap,
         "violations": [{"kind": v.kind.value, "text": v.text} for v in outcome.violations],

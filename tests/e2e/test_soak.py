@@ -51,6 +51,7 @@ def test_soak_when_two_seeds_run_with_faults_then_no_violation_and_faults_fired(
     assert summary["errors"] == 0 and summary["violations"] == 0, out.getvalue()
     for run in result.runs:
         assert all(run["faults"][k] >= 1 for k in _TIMED), run
+    assert summary["children_at_venue"] > 0  # the venue's record has children to judge
     fired = summary["faults_fired"]
     assert sum(v for k, v in fired.items() if k not in _TIMED) > 0, fired
     assert (tmp_path / "soak.json").stat().st_size > 0
