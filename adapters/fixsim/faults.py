@@ -135,15 +135,15 @@ class FaultConfig:
 
 # Named fault profiles for paper sessions and the soak (``unwind paper --faults on``), as
 # FaultConfig keywords; the seed is the run's. "on" exercises every fault within one 10-minute
-# parent: at these fractions a parent of a few hundred reports sees a dozen drops and a few
-# dozen duplicates, and a few hundred children see about a dozen rejects; the timed faults are
-# rates in simulated time chosen so that a 10-minute parent meets about one disconnect (mean
-# gap 10 min) and about one halt (a 1-minute halt, then a mean 9-minute gap: one cycle per 10
-# min). A disconnect costs about a wall second of reconnection (QuickFIX ReconnectInterval=1),
-# two simulated minutes at 120x; a halt costs its minute. Both can leave a parent unable to
-# finish by its deadline, which is the point: it must then end DoneForDay, consistent with its
-# fills. The engine never replaces, so a fill held for a replace is released at
-# late_fill_window_ns: a late fill on its own.
+# parent: at these fractions such a parent (some 35 children, a hundred-odd reports) sees on
+# average four drops, nine duplicates, three or four delayed acks, three held fills and a
+# reject (the 200-run soak's means); the timed faults are rates in simulated time chosen so
+# that a session meets about one disconnect (mean gap 10 min) and about one halt (a 1-minute
+# halt, then a mean 9-minute gap: one cycle per 10 min). A disconnect costs about a wall
+# second of reconnection (QuickFIX ReconnectInterval=1), two simulated minutes at 120x; a halt
+# costs its minute. Both can leave a parent unable to finish by its deadline, which is the
+# point: it must then end DoneForDay, consistent with its fills. The engine never replaces, so
+# a fill held for a replace is released at late_fill_window_ns: a late fill on its own.
 FAULT_PROFILES: dict[str, dict[str, float | int]] = {
     "off": {},
     "on": {
