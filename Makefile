@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv test test-fast test-nojit bench lint paper clean
+.PHONY: venv test test-fast test-nojit bench lint paper soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ lint: $(STAMP)
 # paper-report.png. Exits 0 only if the parent filled within the cap.
 paper: $(STAMP)
 	$(VENV)/bin/unwind paper
+
+# The soak: 200 seeded paper sessions (10 simulated minutes at 120x, two at a time, each in its
+# own process) against the FIX simulator with its fault profile on, each checked against the
+# simulator's record (docs/risk.md). About 20 minutes on 2 cores, so not part of `make test`.
+# Exits 0 only if no run broke an invariant; failed runs' logs go to soak-failed/.
+soak: $(STAMP)
+	$(VENV)/bin/unwind soak --runs 200 --first-seed 1 --jobs 2 --minutes 10 --speed 120 \
+		--json soak-report.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,7 +1,8 @@
 """The ``unwind`` command: parse arguments, call one function, return its exit code.
 
-Subcommands: ``plan``, ``fixsim``, ``simulate``, ``regimes``, ``run`` (the daemon) and
-``paper`` (a whole paper session). ``backtest``, ``replay`` and ``tca`` land with their issues.
+Subcommands: ``plan``, ``fixsim``, ``simulate``, ``regimes``, ``run`` (the daemon), ``paper``
+(a whole paper session) and ``soak`` (many seeded paper sessions with faults, each checked).
+``backtest``, ``replay`` and ``tca`` land with their issues.
 """
 
 from __future__ import annotations
@@ -194,7 +195,9 @@ def _add_paper(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description=(
             "Start the FIX exchange simulator, the engine and a demo OMS on this machine (real "
             "FIX sessions on loopback), send one parent order, show progress, and end with a "
-            "post-trade summary and a chart. Exit 0 only if the parent filled within the cap."
+            "post-trade summary and a chart. Exit 0 only if the parent filled within the cap "
+            "and the invariants hold against the simulator's record (with --faults on: the "
+            "invariants, and the parent ended consistent with its fills)."
         ),
     )
     p.add_argument("--symbol", default="XYZ")
@@ -215,6 +218,38 @@ def _add_paper(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="venue",
         help="market data over the venue's FIX session or the simulator's WebSocket feed",
     )
+    p.add_argument(
+        "--faults",
+        choices=("off", "on"),
+        default="off",
+        help="the FIX simulator's fault profile, seeded by --seed (docs/risk.md): 'on' drops, "
+        "duplicates and delays reports, holds fills past cancels, rejects orders, forces "
+        "disconnects and halts; the parent must then end consistent with its fills, not filled",
+    )
+
+
+def _add_soak(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from engine.soak import add_soak_arguments
+
+    p = sub.add_parser(
+        "soak",
+        help="run many seeded paper sessions over FIX with faults on and check each",
+        description=(
+            "Run --runs seeded paper sessions (each in its own process, --jobs at a time) "
+            "against the FIX simulator with its fault profile on, and check each against the "
+            "simulator's record: no overfill, no cap breach, nothing sent after the deadline, "
+            "the parent ended consistent with its fills. One line per run, then a summary. "
+            "Exit 0 only if no run broke an invariant or failed to run. See docs/risk.md."
+        ),
+    )
+    add_soak_arguments(p)
+
+
+def _run_soak(args: argparse.Namespace) -> int:
+    from engine.soak import options_from_args, run_soak
+
+    result = run_soak(options_from_args(args))
+    return 1 if result.failed else 0
 
 
 def _run_paper(args: argparse.Namespace) -> int:
@@ -240,6 +275,7 @@ def _run_paper(args: argparse.Namespace) -> int:
         chart=args.chart,
         data_dir=args.data_dir,
         market_data=args.market_data,
+        faults=args.faults,
     )
     return asyncio.run(run_paper(opts))
 
@@ -300,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_journal(sub)
     _add_replay(sub)
     _add_tca(sub)
+    _add_soak(sub)
     return parser
 
 
@@ -339,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.journal_command import run_journal
 
         return run_journal(args, out=sys.stdout, err=sys.stderr)
+    if args.command == "soak":
+        return _run_soak(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
 

@@ -7,22 +7,37 @@ for OMS sessions; and a demo OMS (:mod:`adapters.fix.oms_client`) that sends one
 and reads the parent ExecutionReports. Progress is printed once a wall second; at the end a
 post-trade summary and a PNG chart of plan vs actual.
 
-The exit status is 0 only when the parent ended FILLED, the OMS's reports agree with the
-engine's fills, and participation stayed within the cap over every trailing window.
+``--faults on`` puts the FIX simulator's named fault profile
+(:data:`adapters.fixsim.faults.FAULT_PROFILES`, seeded with ``--seed``) between the exchange and
+the engine: dropped, duplicated and delayed reports, fills held past a cancel, venue rejects,
+forced disconnects and halts.
+
+Either way, the session is checked at the end against the FIX simulator's truth (what the
+exchange did before any fault, the whole tape, when each order arrived) with
+:mod:`engine.invariants`: no overfill, the venue's fills equal the engine's, participation
+within the cap over every trailing window and since the start, nothing sent at or after the
+deadline, one child at a time, and the parent ended in a state consistent with its fills, none
+of it still live at the venue, the OMS told the same. The exit status is 0 when all of that
+holds and, with faults off, the parent FILLED and the engine's own tape shows the cap held.
+With faults on, a halt or an outage can make completion impossible: the parent may then end
+DoneForDay with what it filled, and completion is reported, not required.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.fix.oms_client import OmsClient, OmsClientConfig
 from adapters.fix.parent_codec import ParentReport
+from adapters.fixsim.faults import FaultConfig, fault_profile
 from adapters.fixsim.server import FixSimConfig, FixSimServer
+from adapters.fixsim.venue import VenueRecord
 from adapters.sim.config import FlowConfig, MarketConfig
 from adapters.sim.market import MarketSimulator
 from engine.clock import NS, AcceleratedClock
@@ -30,13 +45,14 @@ from engine.config import EngineConfig, SymbolConfig
 from engine.daemon import Daemon, DaemonConfig, MarketDataSettings, OmsSettings, VenueSettings
 from engine.engine import Engine
 from engine.events import PRICE_SCALE, ExecType, MarketEvent, OrdStatus, Trade
+from engine.invariants import Record, Violation, check_ends, find_violations, window_peaks
 from engine.orders import ParentState
 from engine.parent_events import ParentOrder
 from engine.plotting import plot_paper
 from engine.posttrade import summarise
 from strategies.schedule import Side
 
-__all__ = ["PaperOptions", "run_paper", "stale_after_s"]
+__all__ = ["PaperOptions", "PaperOutcome", "paper_session", "run_paper", "stale_after_s"]
 
 QUICKFIX = Path(__file__).resolve().parents[1] / "deploy" / "quickfix"
 # The paper market trades about 18M shares a day (three times the simulator's default sizes),
@@ -45,6 +61,11 @@ QUICKFIX = Path(__file__).resolve().parents[1] / "deploy" / "quickfix"
 PAPER_FLOW = FlowConfig(mean_market_lots=6.0, mean_limit_lots=9.0)
 PAPER_DAILY_VOLUME = 18_000_000.0
 _FINAL = {OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.DONE_FOR_DAY}
+# Simulated seconds the sessions stay up after the parent's last report, before the record is
+# checked: longer than a cancel's round trip and a held fill's late window (5 s in the "on"
+# profile), so a child the engine called done but the venue still works shows as a fill the
+# engine never counted, or as live at the venue.
+SETTLE_S = 30.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,7 +82,33 @@ class PaperOptions:
     chart: Path | None = Path("paper-report.png")
     data_dir: Path | None = None  # FIX stores and logs (default: a temporary directory)
     market_data: str = "venue"  # "venue": over the FIX session; "ws": fixsim's WebSocket feed
+    faults: str = "off"  # a fault profile of adapters.fixsim.faults.FAULT_PROFILES
     quiet: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaperOutcome:
+    """How a paper session ended: the exit status's grounds, and figures for the soak."""
+
+    state: str  # the parent's final state, or why there is none ("not accepted")
+    qty: int
+    filled: int = 0
+    oms_cum: int = 0
+    children: int = 0  # child orders the engine sent
+    arrived: int = 0  # of which the venue received (the rest were lost to an outage)
+    peak_participation: float = 0.0  # over the trailing window, from the venue's record
+    cap: float = 0.0
+    violations: tuple[Violation, ...] = ()
+    faults: dict[str, int] = field(default_factory=dict)  # FaultStats: how often each fired
+    ok: bool = False
+
+    @property
+    def completed(self) -> bool:
+        return self.state == "filled"
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
 
 
 def stale_after_s(speed: float) -> float:
@@ -84,12 +131,25 @@ def _say(opts: PaperOptions, text: str) -> None:
 
 
 async def run_paper(opts: PaperOptions) -> int:
+    """Run a paper session; 0 if it passed (module docstring), else 1."""
+    return (await paper_session(opts)).exit_code
+
+
+async def paper_session(opts: PaperOptions) -> PaperOutcome:
+    """Run a paper session and say how it ended (see the module docstring).
+
+    Raises
+    ------
+    ValueError
+        ``opts.faults`` names no fault profile.
+    """
+    faults = fault_profile(opts.faults, opts.seed)
     with contextlib.ExitStack() as stack:
         data = opts.data_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        return await _session(opts, data)
+        return await _session(opts, data, faults)
 
 
-async def _session(opts: PaperOptions, data: Path) -> int:
+async def _session(opts: PaperOptions, data: Path, faults: FaultConfig) -> PaperOutcome:
     market = MarketSimulator(MarketConfig(symbol=opts.symbol, seed=opts.seed, flow=PAPER_FLOW))
     fix_port, oms_port = _free_port(), _free_port()
     sim = FixSimServer(
@@ -100,6 +160,8 @@ async def _session(opts: PaperOptions, data: Path) -> int:
             fix_port=fix_port,
             ws_port=0 if opts.market_data == "ws" else None,
             speed=opts.speed,
+            faults=faults,
+            record=True,
         ),
     )
     await sim.start()
@@ -147,16 +209,22 @@ async def _session(opts: PaperOptions, data: Path) -> int:
             opts,
             f"paper: fixsim on :{fix_port}, engine OMS port :{oms_port}, "
             f"market data over {'WebSocket' if opts.market_data == 'ws' else 'FIX'}, "
-            f"speed {opts.speed:g}x, seed {opts.seed}",
+            f"speed {opts.speed:g}x, seed {opts.seed}, faults: {faults.describe()}",
         )
         await asyncio.sleep(opts.warmup_s / opts.speed)  # wall time: the market runs meanwhile
-        return await _trade(opts, daemon, oms, clock, tape)
+        assert sim.record is not None
+        outcome = await _trade(opts, daemon, oms, clock, tape, sim.record)
+        # What fired up to the check; the simulated clock runs on through the shutdown, where
+        # a disconnect or a halt no longer meets an order.
+        fired = dataclasses.asdict(sim.stats)
     finally:
         with contextlib.suppress(Exception):
             await oms.stop()
         with contextlib.suppress(Exception):
             await daemon.shutdown()
         await sim.close()
+    _say(opts, "  faults fired     " + ", ".join(f"{k} {v}" for k, v in fired.items()))
+    return dataclasses.replace(outcome, faults=fired)
 
 
 async def _trade(
@@ -165,7 +233,8 @@ async def _trade(
     oms: OmsClient,
     clock: AcceleratedClock,
     tape: list[tuple[int, int, float]],
-) -> int:
+    truth: VenueRecord,
+) -> PaperOutcome:
     engine = daemon.engine
     now = clock.now_ns()
     order = ParentOrder(
@@ -197,16 +266,17 @@ async def _trade(
                 r = got.report
                 if r.exec_type is ExecType.REJECTED:
                     _say(opts, f"engine rejected the order: {r.text}")
-                    return 1
+                    return PaperOutcome(state="rejected", qty=opts.qty, cap=opts.cap)
                 if r.ord_status in _FINAL and r.exec_type is not ExecType.ORDER_STATUS:
                     break
         if loop.time() >= next_line:
             next_line += 1.0
             _progress(opts, engine, order.cl_ord_id, clock)
+    await asyncio.sleep(SETTLE_S / opts.speed)
     parent = engine.parent_by_clordid(order.cl_ord_id)
     if parent is None:
         _say(opts, "the engine never accepted the order")
-        return 1
+        return PaperOutcome(state="not accepted", qty=opts.qty, cap=opts.cap)
     _progress(opts, engine, order.cl_ord_id, clock)
     fills = [(ts, q, px / PRICE_SCALE) for c in parent.children.values() for ts, q, px in c.fills]
     arrival = (parent.arrival_mid or 0.0) / PRICE_SCALE
@@ -234,12 +304,35 @@ async def _trade(
         # In a thread: drawing takes a few hundred ms and the sessions are still up.
         await asyncio.to_thread(plot_paper, opts.chart, parent, fills, list(tape), summary)
         _say(opts, f"  chart            {opts.chart}")
-    ok = (
-        parent.state is ParentState.FILLED
-        and oms_cum == parent.filled
-        and summary.max_window_participation <= parent.cap + 1e-9
+    record = Record(engine=engine, reports=truth.reports, tape=truth.tape, arrivals=truth.arrivals)
+    window_s = engine.cfg.cap_window_s
+    violations = find_violations(record, cap_window_s=window_s)
+    violations += check_ends(record, oms_cum={order.cl_ord_id: oms_cum})
+    peak = window_peaks(record, cap_window_s=window_s).get(parent.id, 0.0)
+    _say(opts, f"  venue's record   peak participation {peak:.1%} over {window_s:g} s windows")
+    for v in violations:
+        _say(opts, f"  VIOLATION        {v.kind.value}: {v.text}")
+    if not violations:
+        _say(opts, "  invariants       all hold")
+    ok = not violations
+    if opts.faults == "off":  # a clean venue: the parent must fill, within the cap by our tape
+        ok = (
+            ok
+            and parent.state is ParentState.FILLED
+            and summary.max_window_participation <= parent.cap + 1e-9
+        )
+    return PaperOutcome(
+        state=parent.state.value,
+        qty=parent.qty,
+        filled=parent.filled,
+        oms_cum=oms_cum,
+        children=len(parent.children),
+        arrived=sum(c in truth.arrivals for c in parent.children),
+        peak_participation=peak,
+        cap=parent.cap,
+        violations=tuple(violations),
+        ok=ok,
     )
-    return 0 if ok else 1
 
 
 def _progress(opts: PaperOptions, engine: Engine, cl_ord_id: str, clock: AcceleratedClock) -> None:

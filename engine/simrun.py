@@ -7,15 +7,15 @@ timers in time order (timers first at a tie), so a run is a pure function of the
 parent orders. Tests use it for the invariants across many seeds; benchmarks and backtests
 for speed.
 
-:func:`check_invariants` re-derives from the record, independently of the engine's own
-bookkeeping, what must never happen: an overfill, a fill beyond the participation cap over
-the trailing window or since the start, a child sent at or after the deadline, and a child
-sent while another of the same parent might still fill.
+:func:`check_invariants` (from :mod:`engine.invariants`, which a paper session over FIX uses
+too) re-derives from :meth:`SimSession.record`, independently of the engine's own bookkeeping,
+what must never happen: an overfill, a fill beyond the participation cap over the trailing
+window or since the start, a child sent at or after the deadline, and a child sent while
+another of the same parent might still fill.
 """
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -39,6 +39,7 @@ from engine.events import (
     VenueEvent,
     rejected_new_order,
 )
+from engine.invariants import Record, check_invariants
 from engine.journal import Journal
 from engine.parent_events import RejectReason
 
@@ -182,93 +183,7 @@ class SimSession:
     def run_for(self, seconds: float) -> None:
         self.run_until(self.clock.now_ns() + round(seconds * NS))
 
-
-def check_invariants(session: SimSession, *, cap_window_s: float) -> list[str]:
-    """Every invariant violation in the session's record (empty when all hold)."""
-    problems: list[str] = []
-    engine = session.engine
-    final = _final_times(session)
-    venue_cum: dict[str, int] = {}
-    venue_fills: dict[str, dict[str, ExecutionReport]] = {}
-    for r in session.venue.reports:  # what the venue did, before any delivery fault
-        venue_cum[r.cl_ord_id] = max(venue_cum.get(r.cl_ord_id, 0), r.cum_qty)
-        if r.exec_type is ExecType.TRADE:
-            venue_fills.setdefault(r.cl_ord_id, {})[r.exec_id] = r
-    window = round(cap_window_s * NS)
-    tape_ts = [t for t, _ in session.tape]
-    tape_cum = [0]
-    for _, size in session.tape:
-        tape_cum.append(tape_cum[-1] + size)
-
-    def market_volume(lo: int, hi: int) -> int:  # prints in (lo, hi]
-        return (
-            tape_cum[bisect.bisect_right(tape_ts, hi)] - tape_cum[bisect.bisect_right(tape_ts, lo)]
-        )
-
-    for parent in engine.parents.values():
-        # The venue's own fills, at the times they happened, not the engine's record of them:
-        # a fill learned late (from a status answer) is stamped late by the engine.
-        fills = sorted(
-            (r.ts_event, r.last_qty)
-            for c in parent.children
-            for r in venue_fills.get(c, {}).values()
-        )
-        total = sum(c.cum_qty for c in parent.children.values())
-        if total > parent.qty:
-            problems.append(f"{parent.id}: overfilled {total} > {parent.qty}")
-        if total != parent.filled:
-            problems.append(f"{parent.id}: children filled {total}, parent says {parent.filled}")
-        at_venue = sum(venue_cum.get(c, 0) for c in parent.children)
-        if at_venue != total:
-            problems.append(f"{parent.id}: the venue filled {at_venue}, the engine counted {total}")
-        fill_ts = [t for t, _ in fills]
-        fill_cum = [0]
-        for _, q in fills:
-            fill_cum.append(fill_cum[-1] + q)
-        for i, (ts, _) in enumerate(fills):
-            ours = fill_cum[i + 1] - fill_cum[bisect.bisect_right(fill_ts, ts - window)]
-            mkt = market_volume(ts - window, ts)
-            if ours > parent.cap * mkt + 1e-6:
-                problems.append(
-                    f"{parent.id}: {ours} of {mkt} in the window to {ts} breaks the cap"
-                )
-            since = fill_cum[i + 1]
-            mkt_since = market_volume(parent.start_ns - 1, ts)
-            if since > parent.cap * mkt_since + 1e-6:
-                problems.append(f"{parent.id}: {since} of {mkt_since} since start breaks the cap")
-        sent = [(c.sent_ns, c) for c in sorted(parent.children.values(), key=lambda c: c.sent_ns)]
-        for ts, child in sent:
-            if ts >= parent.end_ns:
-                problems.append(f"{parent.id}: child {child.cl_ord_id} sent after the deadline")
-        # One child at a time: a child is sent only after the previous is known final.
-        for (_, a), (ts_b, _) in itertools.pairwise(sent):
-            final_at = final.get(a.cl_ord_id)
-            if final_at is None or final_at > ts_b:
-                problems.append(
-                    f"{parent.id}: child sent at {ts_b} while {a.cl_ord_id} could still fill"
-                )
-    # Every parent on the symbol together, over the trailing window.
-    every = sorted(
-        (r.ts_event, r.last_qty) for fills in venue_fills.values() for r in fills.values()
-    )
-    every_ts = [t for t, _ in every]
-    every_cum = list(itertools.accumulate((q for _, q in every), initial=0))
-    symbol_cap = engine.cfg.symbol_participation
-    for i, (ts, _) in enumerate(every):
-        ours = every_cum[i + 1] - every_cum[bisect.bisect_right(every_ts, ts - window)]
-        mkt = market_volume(ts - window, ts)
-        if ours > symbol_cap * mkt + 1e-6:
-            problems.append(f"symbol: {ours} of {mkt} in the window to {ts} breaks its cap")
-    return problems
-
-
-def _final_times(session: SimSession) -> dict[str, int]:
-    """When the venue said each child was done (filled, cancelled, rejected, expired)."""
-    done = {ExecType.CANCELED, ExecType.REJECTED, ExecType.EXPIRED}
-    final: dict[str, int] = {}
-    for r in session.venue.reports:
-        if r.exec_type in done or (r.exec_type is ExecType.TRADE and r.leaves_qty == 0):
-            for key in (r.cl_ord_id, r.orig_cl_ord_id):
-                if key is not None:
-                    final.setdefault(key, r.ts_event)
-    return final
+    def record(self) -> Record:
+        """The engine beside the venue's truth, for :func:`check_invariants`: one clock, so a
+        child arrives at the venue as the engine sends it."""
+        return Record(engine=self.engine, reports=self.venue.reports, tape=self.tape)

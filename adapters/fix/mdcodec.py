@@ -347,12 +347,19 @@ def decode_md_reject(msg: fix.Message) -> MarketDataReject:
     )
 
 
-def encode_security_status(status: TradingStatus, version: FixVersion) -> fix.Message:
-    """SecurityStatus (f), unsolicited; the reason goes in Text (58), which only 4.4 has."""
+def encode_security_status(
+    status: TradingStatus, version: FixVersion, *, solicited: bool = False
+) -> fix.Message:
+    """SecurityStatus (f); the reason goes in Text (58), which only 4.4 has.
+
+    Unsolicited (325=Y) it announces a halt (326=2) or a resume (3); ``solicited`` (325=N), the
+    answer to a subscription, it states the symbol's state: halted (2) or ready to trade (17).
+    """
     m = new_message(version, "f")
     m.setField(55, status.symbol)
-    m.setField(325, "Y")
-    m.setField(326, _HALT if status.state is TradingState.HALTED else _RESUME)
+    m.setField(325, "N" if solicited else "Y")
+    trading = _READY if solicited else _RESUME
+    m.setField(326, _HALT if status.state is TradingState.HALTED else trading)
     m.setField(60, ts_to_fix(status.ts_event, version))
     if version is FixVersion.FIX44 and status.reason:
         m.setField(58, status.reason)

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field, replace
 from engine.events import ExecType, ExecutionReport, VenueEvent
 
 __all__ = [
+    "FAULT_PROFILES",
     "FaultAction",
     "FaultConfig",
     "FaultInjector",
@@ -53,6 +54,7 @@ __all__ = [
     "FaultStats",
     "Outbound",
     "ScheduledAction",
+    "fault_profile",
 ]
 
 _NS = 1_000_000_000
@@ -129,6 +131,52 @@ class FaultConfig:
                 f"halt every ~{self.halt_every_ns / _NS:g}s for {self.halt_duration_ns / _NS:g}s"
             )
         return ", ".join(parts) if parts else "none"
+
+
+# Named fault profiles for paper sessions and the soak (``unwind paper --faults on``), as
+# FaultConfig keywords; the seed is the run's. "on" exercises every fault within one 10-minute
+# parent: at these fractions such a parent (some 35 children, a hundred-odd reports) sees on
+# average four drops, nine duplicates, three or four delayed acks, three held fills and a
+# reject (the 200-run soak's means); the timed faults are rates in simulated time chosen so
+# that a session meets about one disconnect (mean gap 10 min) and about one halt (a 1-minute
+# halt, then a mean 9-minute gap: one cycle per 10 min). A disconnect costs about a wall
+# second of reconnection (QuickFIX ReconnectInterval=1), two simulated minutes at 120x; a halt
+# costs its minute. Both can leave a parent unable to finish by its deadline, which is the
+# point: it must then end DoneForDay, consistent with its fills. The engine never replaces, so
+# a fill held for a replace is released at late_fill_window_ns: a late fill on its own.
+FAULT_PROFILES: dict[str, dict[str, float | int]] = {
+    "off": {},
+    "on": {
+        "drop_reports": 0.05,
+        "duplicate_reports": 0.10,
+        "delay_acks": 0.10,
+        "ack_delay_ns": 2 * _NS,
+        "fill_after_cancel": 0.10,
+        "fill_races_replace": 0.05,
+        "late_fill_window_ns": 5 * _NS,
+        "reject_orders": 0.03,
+        "disconnect_every_ns": 600 * _NS,
+        "halt_every_ns": 540 * _NS,
+        "halt_duration_ns": 60 * _NS,
+    },
+}
+
+
+def fault_profile(name: str, seed: int) -> FaultConfig:
+    """The :class:`FaultConfig` of profile ``name`` (a key of :data:`FAULT_PROFILES`), seeded.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not a profile.
+    """
+    try:
+        keywords = FAULT_PROFILES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown fault profile {name!r}; choose from {sorted(FAULT_PROFILES)}"
+        ) from None
+    return FaultConfig(seed=seed, **keywords)  # type: ignore[arg-type]
 
 
 @dataclass(slots=True)

@@ -47,7 +47,7 @@ from adapters.fixsim.application import (
     load_settings,
 )
 from adapters.fixsim.faults import FaultConfig, FaultStats
-from adapters.fixsim.venue import SUPPORTED_MSG_TYPES, DrivenMarket, FixVenue
+from adapters.fixsim.venue import SUPPORTED_MSG_TYPES, DrivenMarket, FixVenue, VenueRecord
 from adapters.fixsim.ws import WebSocketPublisher
 
 __all__ = ["FixSimConfig", "FixSimServer", "wire_origin_ns"]
@@ -72,6 +72,9 @@ class FixSimConfig:
     trade_date: dt.date | None = None  # date for time-of-day market clocks (default: today, UTC)
     drain_timeout_s: float = 5.0  # how long close() waits for sessions to log out
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # Keep the venue's truth (reports before faults, the tape, order arrivals) in ``record``:
+    # for checking a paper session; it grows with the session, so off for a long-running daemon.
+    record: bool = False
 
     def __post_init__(self) -> None:
         if self.speed < 0:
@@ -120,6 +123,7 @@ class FixSimServer:
         self._wall0 = 0.0
         self._sim0 = market.now_ns
         self._stats = FaultStats()
+        self.record: VenueRecord | None = VenueRecord() if config.record else None
         self.fix_port: int | None = None
         self.errors: list[str] = []
 
@@ -315,7 +319,13 @@ class FixSimServer:
         self, market: DrivenMarket, faults: FaultConfig, logged_on: set[str]
     ) -> FixVenue:
         assert self._transport is not None
-        venue = FixVenue(market, self._transport, faults=faults, wire_origin_ns=self._origin)
+        venue = FixVenue(
+            market,
+            self._transport,
+            faults=faults,
+            wire_origin_ns=self._origin,
+            record=self.record,
+        )
         for key, version in self._versions.items():
             venue.add_session(key, version, logged_on=key in logged_on)
         return venue

@@ -20,6 +20,10 @@ changes the book outside an entry point (a test adding liquidity) is published a
 
 Timestamps on the wire are the market's simulated time plus ``wire_origin_ns`` (the
 simulated clock of :mod:`adapters.sim` counts from midnight; the origin puts it on a date).
+
+Given a :class:`VenueRecord`, the venue keeps the truth a client's record is checked against
+(:mod:`engine.invariants`): every report as the exchange made it, before any delivery fault,
+every print and when each order arrived, all on the wire's clock.
 """
 
 from __future__ import annotations
@@ -86,7 +90,7 @@ from engine.events import (
     rejected_new_order,
 )
 
-__all__ = ["SUPPORTED_MSG_TYPES", "DrivenMarket", "FixVenue", "Transport"]
+__all__ = ["SUPPORTED_MSG_TYPES", "DrivenMarket", "FixVenue", "Transport", "VenueRecord"]
 
 log = logging.getLogger("unwind.fixsim")
 
@@ -119,6 +123,21 @@ class Transport(Protocol):
     def send(self, session: str, message: fix.Message, *, possdup: bool = False) -> None: ...
 
     def disconnect(self, session: str) -> None: ...
+
+
+@dataclass(slots=True)
+class VenueRecord:
+    """What the venue did, before any fault touched its delivery, with wire timestamps (the
+    market's simulated time plus the wire origin: the clock a client's engine runs on).
+
+    ``reports``: every ExecutionReport the exchange made (and each fault-injected reject), on
+    every session, in the order made. ``tape``: every print as ``(ts, size)``, ours included.
+    ``arrivals``: when each new order reached the venue, by ClOrdID (the first arrival).
+    """
+
+    reports: list[ExecutionReport] = field(default_factory=list)
+    tape: list[tuple[int, int]] = field(default_factory=list)
+    arrivals: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -155,8 +174,10 @@ class FixVenue:
         faults: FaultConfig | None = None,
         wire_origin_ns: int = 0,
         name: str = "FIXSIM",
+        record: VenueRecord | None = None,
     ) -> None:
         self.market = market
+        self.record = record
         self.faults = FaultInjector(faults or FaultConfig())
         self._x = market.exchange
         self._transport = transport
@@ -274,6 +295,8 @@ class FixVenue:
             )
             self._transport.send(s.key, reply)
             return
+        if self.record is not None:
+            self.record.arrivals.setdefault(order.cl_ord_id, now + self._origin)
         reason = self.faults.new_order_reject()
         if reason is not None:
             self._on_venue_event(s.key, self._rejected(order, reason))
@@ -330,8 +353,11 @@ class FixVenue:
 
     def _on_venue_event(self, key: str, event: VenueEvent) -> None:
         req_id = None
-        if isinstance(event, ExecutionReport) and event.exec_type is ExecType.ORDER_STATUS:
-            req_id = self._status_req_id
+        if isinstance(event, ExecutionReport):
+            if event.exec_type is ExecType.ORDER_STATUS:
+                req_id = self._status_req_id
+            if self.record is not None:
+                self.record.reports.append(replace(event, ts_event=event.ts_event + self._origin))
         for out in self.faults.route(Outbound(key, event, req_id), self.market.now_ns):
             self._send(out)
 
@@ -412,9 +438,12 @@ class FixVenue:
                     snap, s.version, md_req_id=req.md_req_id, entry_types=req.entry_types
                 ),
             )
-            if self._x.trading_state(symbol) is TradingState.HALTED:
-                status = TradingStatus(symbol, TradingState.HALTED, "halted", now, now)
-                self._transport.send(s.key, encode_security_status(status, s.version))
+            # The symbol's state after its snapshot, halted or not: a client resubscribing
+            # after an outage cannot otherwise learn of a halt or a resume it missed.
+            state = self._x.trading_state(symbol)
+            reason = "halted" if state is TradingState.HALTED else "ready to trade"
+            status = TradingStatus(symbol, state, reason, now, now)
+            self._transport.send(s.key, encode_security_status(status, s.version, solicited=True))
         if live:
             s.subs[req.md_req_id] = sub
             for symbol in req.symbols:
@@ -441,6 +470,8 @@ class FixVenue:
             return  # the exchange greets each subscriber with one; views come from the book
         if isinstance(event, Trade):
             self._trades.setdefault(symbol, []).append(event)
+            if self.record is not None:
+                self.record.tape.append((event.ts_event + self._origin, event.size))
         elif isinstance(event, TradingStatus):
             self._statuses.append(event)
         else:

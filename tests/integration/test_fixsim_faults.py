@@ -198,7 +198,7 @@ async def test_halt_when_scheduled_then_status_published_orders_rejected_until_r
     market = await h.fresh(cfg)
     req = MarketDataRequest("h", SubscriptionType.SUBSCRIBE, 1, (MDEntryType.TRADE,), ("XYZ",))
     h.send(v, encode_md_request(req, v))
-    await h.expect(v, "W")
+    await h.expect_snapshot(v)
     t_halt = FaultSchedule(cfg, ["XYZ"], market.start_ns).next_time()
     assert t_halt is not None
     h.server.step(t_halt - 1)

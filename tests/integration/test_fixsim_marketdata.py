@@ -67,7 +67,7 @@ async def test_subscribe_when_book_trades_then_snapshot_then_trade_and_level_cha
     h: FixSimHarness, v: FixVersion
 ) -> None:
     h.send(v, _request(v, "md1"))
-    snap_msg = await h.expect(v, "W")
+    snap_msg = await h.expect_snapshot(v)
     snap = decode_snapshot(snap_msg, 0)
     assert (snap.bids, snap.asks, snap_msg.getField(262)) == (BIDS, ASKS, "md1")
 
@@ -97,7 +97,7 @@ async def test_subscribe_when_depth_one_and_better_bid_arrives_then_new_top_and_
     h: FixSimHarness, v: FixVersion
 ) -> None:
     h.send(v, _request(v, "top", depth=1, types=(MDEntryType.BID, MDEntryType.OFFER)))
-    snap = decode_snapshot(await h.expect(v, "W"), 0)
+    snap = decode_snapshot(await h.expect_snapshot(v), 0)
     assert (snap.bids, snap.asks) == (BIDS[:1], ASKS[:1])
     h.exchange.add_order("XYZ", Side.BUY, 70, price=1_000_000)
     updates = decode_incremental(await h.expect(v, "X"), 0)
@@ -111,7 +111,7 @@ async def test_snapshot_only_when_book_changes_then_no_incrementals(
     h: FixSimHarness, v: FixVersion
 ) -> None:
     h.send(v, _request(v, "once", kind=SubscriptionType.SNAPSHOT, depth=2))
-    snap = decode_snapshot(await h.expect(v, "W"), 0)
+    snap = decode_snapshot(await h.expect_snapshot(v), 0)
     assert (snap.bids, snap.asks) == (BIDS[:2], ASKS[:2])
     h.exchange.add_order("XYZ", Side.SELL, 100, order_type=OrderType.MARKET)
     assert await h.sync(v) == []
@@ -122,7 +122,7 @@ async def test_unsubscribe_when_subscribed_then_updates_stop(
     h: FixSimHarness, v: FixVersion
 ) -> None:
     h.send(v, _request(v, "u1"))
-    await h.expect(v, "W")
+    await h.expect_snapshot(v)
     h.exchange.add_order("XYZ", Side.BUY, 100, price=999_600)
     await h.expect(v, "X")
     h.send(v, _request(v, "u1", kind=SubscriptionType.UNSUBSCRIBE))
@@ -156,7 +156,7 @@ async def test_subscribe_when_md_req_id_in_use_then_reject_duplicate(
     h: FixSimHarness, v: FixVersion
 ) -> None:
     h.send(v, _request(v, "dup"))
-    await h.expect(v, "W")
+    await h.expect_snapshot(v)
     h.send(v, _request(v, "dup"))
     rej = decode_md_reject(await h.expect(v, "Y"))
     assert rej.reason_code == "1"
@@ -167,7 +167,7 @@ async def test_halt_when_subscribed_then_security_status_halt_then_resume(
     h: FixSimHarness, v: FixVersion
 ) -> None:
     h.send(v, _request(v, "st", types=(MDEntryType.TRADE,)))
-    await h.expect(v, "W")
+    await h.expect_snapshot(v)
     h.exchange.set_trading_state("XYZ", TradingState.HALTED, "news pending")
     halted = decode_security_status(await h.expect(v, "f"), 0)
     assert (halted.symbol, halted.state) == ("XYZ", TradingState.HALTED)

@@ -254,25 +254,31 @@ async def test_subscribe_when_book_moves_then_snapshot_first_then_trades_updates
     a, b = Recorder(), Recorder()
     client.subscribe("XYZ", a)
     try:
-        await a.wait_for(lambda ev: len(ev) >= 1, "the snapshot")
+        await a.wait_for(lambda ev: len(ev) >= 2, "the snapshot and the symbol's state")
         x.add_order("XYZ", Side.SELL, 450, order_type=OrderType.MARKET)
-        await a.wait_for(lambda ev: len(ev) >= 3, "a trade and a level change")
-        snap, trade, change = a.events[:3]
+        await a.wait_for(lambda ev: len(ev) >= 4, "a trade and a level change")
+        snap, state, trade, change = a.events[:4]
         assert isinstance(snap, BookSnapshot) and (snap.bids, snap.asks) == (BIDS, ASKS)
+        assert isinstance(state, TradingStatus) and state.state is TradingState.TRADING
         assert isinstance(trade, Trade) and (trade.price, trade.size) == (999_900, 450)
         assert change == BookUpdate("XYZ", Side.BUY, 999_900, 50, change.ts_event, change.ts_init)
-        # A second sink joins a flowing symbol: its own snapshot first, none for the first sink.
+        # A second sink joins a flowing symbol: its own snapshot first, none for the first sink
+        # (the symbol's state after it reaches both: it has no MDReqID, and it says nothing new).
         client.subscribe("XYZ", b)
         await b.wait_for(lambda ev: len(ev) >= 1, "the second sink's snapshot")
         assert isinstance(b.events[0], BookSnapshot) and b.events[0].bids[0] == (999_900, 50)
         x.set_trading_state("XYZ", TradingState.HALTED, "news pending")
-        await b.wait_for(lambda ev: isinstance(ev[-1], TradingStatus), "the halt")
-        assert b.events[-1].state is TradingState.HALTED
-        assert [type(e) for e in a.events[3:]] == [TradingStatus]
+        await b.wait_for(
+            lambda ev: isinstance(ev[-1], TradingStatus) and ev[-1].state is TradingState.HALTED,
+            "the halt",
+        )
+        assert all(isinstance(e, TradingStatus) for e in a.events[4:])
+        assert a.events[-1].state is TradingState.HALTED
+        seen = len(a.events)
         client.unsubscribe("XYZ", a)
         x.set_trading_state("XYZ", TradingState.TRADING, "resumed")
         await b.wait_for(lambda ev: ev[-1].state is TradingState.TRADING, "the resumption")
-        assert len(a.events) == 4
+        assert len(a.events) == seen
     finally:
         client.unsubscribe("XYZ", a)
         client.unsubscribe("XYZ", b)
@@ -370,8 +376,9 @@ async def test_disconnect_when_venue_drops_session_then_relogon_resubscribes_and
     client.subscribe("XYZ", book)
     try:
         await rig.resting(v, "x1")
-        await book.wait_for(lambda ev: len(ev) == 2, "snapshot and our level")
-        assert book.events[1] == BookUpdate("XYZ", Side.SELL, PX, 300, *_ts(book.events[1]))
+        await book.wait_for(lambda ev: len(ev) == 3, "snapshot, state and our level")
+        assert isinstance(book.events[1], TradingStatus)
+        assert book.events[2] == BookUpdate("XYZ", Side.SELL, PX, 300, *_ts(book.events[2]))
         t_drop = FaultSchedule(cfg, ["XYZ"], market.start_ns).next_time()
         assert t_drop is not None
         rig.server.step(t_drop)
@@ -386,10 +393,11 @@ async def test_disconnect_when_venue_drops_session_then_relogon_resubscribes_and
         assert [e.exec_type for e in rig.venue[v].of("x1")] == [ExecType.NEW, ExecType.TRADE]
         assert (fill.last_qty, fill.cum_qty, fill.possible_duplicate) == (100, 100, True)
         assert rig.market.exchange.order_state(rig.venue_key(v), "x2") is None  # never sent
-        # Resubscribed: the next thing the sink saw was a fresh snapshot with the fill in it.
-        after = book.events[2:]
+        # Resubscribed: the next thing the sink saw was a fresh snapshot with the fill in it,
+        # then the symbol's state.
+        after = book.events[3:]
         assert isinstance(after[0], BookSnapshot) and after[0].asks[0] == (PX, 200)
-        assert [type(e) for e in after] == [BookSnapshot]
+        assert [type(e) for e in after] == [BookSnapshot, TradingStatus]
     finally:
         client.unsubscribe("XYZ", book)
 

@@ -438,3 +438,11 @@ class FixSimHarness:
 
     async def expect(self, version: FixVersion, msg_type: str, timeout: float = 5.0) -> fix.Message:
         return await self.client.expect(self.key(version), msg_type, timeout=timeout)
+
+    async def expect_snapshot(self, version: FixVersion, timeout: float = 5.0) -> fix.Message:
+        """A snapshot (W) of a trading symbol and the SecurityStatus (f) that states its state
+        after it (326=17, ready to trade); returns the snapshot."""
+        snapshot = await self.expect(version, "W", timeout)
+        status = await self.expect(version, "f", timeout)
+        assert (status.getField(326), status.getField(325)) == ("17", "N"), status
+        return snapshot

@@ -24,11 +24,12 @@ from adapters.fix.mdcodec import (
     MDEntryType,
     SubscriptionType,
     decode_incremental,
+    decode_security_status,
     encode_md_request,
 )
 from adapters.fix.wire import FixVersion
 from adapters.fixsim.faults import FaultConfig, FaultSchedule
-from adapters.fixsim.venue import FixVenue
+from adapters.fixsim.venue import FixVenue, VenueRecord
 from engine.events import (
     BookUpdate,
     CancelOrder,
@@ -171,6 +172,24 @@ def test_subscribe_when_same_md_req_id_after_relogon_then_accepted_again() -> No
     assert (len(rec.of("W")), rec.of("Y")) == (2, [])
 
 
+def test_subscribe_when_a_resume_was_missed_during_an_outage_then_the_status_says_trading() -> None:
+    # Found by the soak (seed 9): the halt reached the client, the resume fell in a forced
+    # disconnect, and the new subscription's snapshot alone left the client halted all day.
+    venue, rec = _venue()
+    req = MarketDataRequest("m", SubscriptionType.SUBSCRIBE, 1, (MDEntryType.BID,), ("XYZ",))
+    venue.on_message(S44, encode_md_request(req, FixVersion.FIX44))
+    venue.market.exchange.set_trading_state("XYZ", TradingState.HALTED, "news")
+    venue.on_logout(S44)
+    venue.market.exchange.set_trading_state("XYZ", TradingState.TRADING, "resumed")
+    venue.on_logon(S44)
+    venue.on_message(S44, encode_md_request(req, FixVersion.FIX44))
+    kinds = [m.getHeader().getField(35) for _, m, _ in rec.sent]
+    assert kinds == ["W", "f", "f", "W", "f"]
+    now = decode_security_status(rec.of("f")[-1], 0)
+    assert now.state is TradingState.TRADING
+    assert (rec.of("f")[-1].getField(326), rec.of("f")[-1].getField(325)) == ("17", "N")
+
+
 def test_handler_when_it_raises_then_business_reject_and_error_recorded() -> None:
     market = StaticMarket()
     venue, rec = _venue(market)
@@ -252,3 +271,31 @@ def test_faults_when_random_flow_then_no_fill_lost_or_double_counted(seed: int) 
             truth[o.venue_order_id] = o.cum_qty
     assert dict(filled) == {k: v for k, v in truth.items() if v}
     assert sum(filled.values()) > 0  # the flow did trade against our orders
+
+
+def test_record_when_every_report_dropped_then_it_keeps_what_the_exchange_did_at_wire_time() -> (
+    None
+):
+    # The truth a paper session is checked against: the reports before the faults, every print
+    # (ours included) and each order's arrival, stamped as the wire stamps them.
+    market, rec, record = StaticMarket(), Recorder(), VenueRecord()
+    origin = 1_700_000_000 * NS
+    venue = FixVenue(
+        market,
+        rec,
+        faults=FaultConfig(drop_reports=1.0),
+        wire_origin_ns=origin,
+        record=record,
+    )
+    venue.add_session(S44, FixVersion.FIX44, logged_on=True)
+    market.advance_to(market.now_ns + NS)
+    venue.on_message(S44, _d("b1", Side.BUY, 500, 1_000_200))
+    assert rec.of("8") == []  # every report dropped on the way out
+    now = market.now_ns + origin
+    assert [(r.exec_type, r.cum_qty, r.ts_event) for r in record.reports] == [
+        (ExecType.NEW, 0, now),
+        (ExecType.TRADE, 400, now),
+        (ExecType.TRADE, 500, now),
+    ]
+    assert record.tape == [(now, 400), (now, 100)]
+    assert record.arrivals == {"b1": now}
