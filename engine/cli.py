@@ -213,6 +213,12 @@ def _add_paper(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--chart", type=Path, default=Path("paper-report.png"))
     p.add_argument("--data-dir", type=Path, default=None, help="FIX stores and logs")
     p.add_argument(
+        "--journal",
+        type=Path,
+        default=Path("paper-journal.sqlite"),
+        help="the engine's journal, written afresh (for unwind replay and tca); '' for none",
+    )
+    p.add_argument(
         "--market-data",
         choices=("venue", "ws"),
         default="venue",
@@ -274,6 +280,7 @@ def _run_paper(args: argparse.Namespace) -> int:
         cap=args.cap,
         chart=args.chart,
         data_dir=args.data_dir,
+        journal=args.journal if str(args.journal) not in ("", ".") else None,
         market_data=args.market_data,
         faults=args.faults,
     )

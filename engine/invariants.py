@@ -81,6 +81,7 @@ class Kind(enum.StrEnum):
     TWO_LIVE = "two_live"  # a child sent while another of the parent could still fill
     ORPHAN = "orphan"  # the venue worked an order no parent owns
     END = "end"  # a parent's end disagrees with its fills or leaves work at the venue
+    REPLAY = "replay"  # the session's journal replays to different decisions (engine/replay.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,7 +42,14 @@ from adapters.sim.config import FlowConfig, MarketConfig
 from adapters.sim.market import MarketSimulator
 from engine.clock import NS, AcceleratedClock
 from engine.config import EngineConfig, SymbolConfig
-from engine.daemon import Daemon, DaemonConfig, MarketDataSettings, OmsSettings, VenueSettings
+from engine.daemon import (
+    Daemon,
+    DaemonConfig,
+    JournalSettings,
+    MarketDataSettings,
+    OmsSettings,
+    VenueSettings,
+)
 from engine.engine import Engine
 from engine.events import PRICE_SCALE, ExecType, MarketEvent, OrdStatus, Trade
 from engine.invariants import Record, Violation, check_ends, find_violations, window_peaks
@@ -81,6 +88,8 @@ class PaperOptions:
     warmup_s: float = 120.0  # simulated seconds of market before the order (the detector's bars)
     chart: Path | None = Path("paper-report.png")
     data_dir: Path | None = None  # FIX stores and logs (default: a temporary directory)
+    # The engine's journal, written afresh each session (None: no journal).
+    journal: Path | None = Path("paper-journal.sqlite")
     market_data: str = "venue"  # "venue": over the FIX session; "ws": fixsim's WebSocket feed
     faults: str = "off"  # a fault profile of adapters.fixsim.faults.FAULT_PROFILES
     quiet: bool = False
@@ -109,6 +118,14 @@ class PaperOutcome:
     @property
     def exit_code(self) -> int:
         return 0 if self.ok else 1
+
+
+def _fresh(path: Path | None) -> Path | None:
+    """The journal path with any earlier session's journal removed: one session per file."""
+    if path is not None:
+        for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            p.unlink(missing_ok=True)
+    return path
 
 
 def stale_after_s(speed: float) -> float:
@@ -185,6 +202,7 @@ async def _session(opts: PaperOptions, data: Path, faults: FaultConfig) -> Paper
         ),
         oms=OmsSettings(settings=QUICKFIX / "engine-oms.cfg", data_dir=data / "oms", port=oms_port),
         market_data=md,
+        journal=JournalSettings(path=_fresh(opts.journal)),
     )
     daemon = Daemon(cfg, clock)
     tape: list[tuple[int, int, float]] = []
@@ -304,6 +322,8 @@ async def _trade(
         # In a thread: drawing takes a few hundred ms and the sessions are still up.
         await asyncio.to_thread(plot_paper, opts.chart, parent, fills, list(tape), summary)
         _say(opts, f"  chart            {opts.chart}")
+    if opts.journal is not None:
+        _say(opts, f"  journal          {opts.journal} (unwind replay --journal {opts.journal})")
     record = Record(engine=engine, reports=truth.reports, tape=truth.tape, arrivals=truth.arrivals)
     window_s = engine.cfg.cap_window_s
     violations = find_violations(record, cap_window_s=window_s)

@@ -278,6 +278,9 @@ def add_replay_arguments(p: argparse.ArgumentParser) -> None:
 def run_replay(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     """Run ``unwind replay``: exit 0 when every decision is the same, 1 at a divergence, 2 when
     the journal cannot be replayed."""
+    from engine.logs import configure_logging
+
+    configure_logging(level="error")  # the replayed engine's log lines repeat the session's
     try:
         result = replay(args.journal)
     except (ReplayError, JournalError) as exc:

@@ -5,8 +5,9 @@ simulator's fault profile ``on``, in a subprocess of its own: QuickFIX's threads
 stores stay apart, and a crash or a hang is one failed run, not a dead soak. ``--jobs`` run at
 a time. A run passes when :mod:`engine.invariants` finds nothing in its record (no overfill, no
 cap breach, nothing sent at or after the deadline, one child at a time, the venue's fills equal
-the engine's, the parent ended consistent with its fills); completion (FILLED) is counted, not
-required, since a halt or an outage can make it impossible.
+the engine's, the parent ended consistent with its fills) and its journal replays to the same
+decisions (``unwind replay``); completion (FILLED) is counted, not required, since a halt or an
+outage can make it impossible.
 
 A seed names one session: the market, the fault schedule and the order (strategy, side,
 quantity) follow from it (:func:`spec_for`). The sessions run in accelerated wall time over
@@ -129,6 +130,7 @@ class SoakResult:
             "cap_breaches": kinds[Kind.CAP.value],
             "sent_after_deadline": kinds[Kind.DEADLINE.value],
             "inconsistent_ends": kinds[Kind.END.value],
+            "replay_divergences": kinds[Kind.REPLAY.value],
             "other": sum(kinds[k.value] for k in (Kind.FILLS, Kind.TWO_LIVE, Kind.ORPHAN)),
             "errors": sum(1 for r in self.runs if r["error"]),
             "completed": states["filled"],
@@ -274,6 +276,7 @@ def _summary_text(s: dict[str, Any], opts: SoakOptions) -> str:
         f"  cap breaches         {s['cap_breaches']}\n"
         f"  sent after deadline  {s['sent_after_deadline']}\n"
         f"  inconsistent ends    {s['inconsistent_ends']}\n"
+        f"  replays that differ  {s['replay_divergences']}\n"
         f"  other violations     {s['other']} (fills disagree, two children live, orphans)\n"
         f"  runs that failed     {s['errors']} (crashed or hung)\n"
         f"  completed (filled)   {s['completed']} of {s['runs']}; ends: {ends}\n"
@@ -338,6 +341,7 @@ def _worker(argv: Sequence[str]) -> int:
 
     from engine.logs import configure_logging
     from engine.paper import PaperOptions, paper_session
+    from engine.replay import replay
     from strategies.schedule import Side
 
     p = argparse.ArgumentParser(prog="engine.soak --worker")
@@ -360,10 +364,22 @@ def _worker(argv: Sequence[str]) -> int:
         warmup_s=args.warmup,
         chart=None,
         data_dir=args.dir / "fix",
+        journal=args.dir / "journal.sqlite",
         faults=args.faults,
         quiet=True,
     )
     outcome = asyncio.run(paper_session(opts))
+    violations = [{"kind": v.kind.value, "text": v.text} for v in outcome.violations]
+    # The session's journal must replay to the same decisions, faults and all.
+    replayed = replay(args.dir / "journal.sqlite")
+    if replayed.divergence is not None:
+        d = replayed.divergence
+        violations.append(
+            {
+                "kind": Kind.REPLAY.value,
+                "text": f"journal record {d.seq}: recorded {d.expected}; replayed {d.got}",
+            }
+        )
     doc = {
         "state": outcome.state,
         "filled": outcome.filled,
@@ -372,7 +388,7 @@ def _worker(argv: Sequence[str]) -> int:
         "arrived": outcome.arrived,
         "peak_participation": outcome.peak_participation,
         "cap": outcome.cap,
-        "violations": [{"kind": v.kind.value, "text": v.text} for v in outcome.violations],
+        "violations": violations,
         "faults": outcome.faults,
     }
     (args.dir / "result.json").write_text(json.dumps(doc))
