@@ -39,12 +39,13 @@ import sqlite3
 import threading
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from engine.journal_codec import JournalCodecError, decode, dumps, encode
+from engine.journal_codec import JournalCodecError, decode, dumps, encode, extra, field_lists
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -110,12 +111,20 @@ class Record:
     parent: str | None
     child: str | None
     body: str
+    # The journal's field lists (meta ``types``) when they differ from this engine's.
+    types: Mapping[str, list[str]] | None = None
 
-    def value(self) -> object:
-        """The domain value of an input or decision record (a dict for the others)."""
-        if self.body.startswith('{"t":'):
-            return decode(self.body)
+    def value(self) -> Any:
+        """The domain value of a value record (a dict for the others)."""
+        if self.body.startswith("["):
+            return decode(self.body, self.types)
         return json.loads(self.body)
+
+    def extra(self) -> dict[str, Any]:
+        """The context beside a value (why a child was sent...); for the others, the body."""
+        if self.body.startswith("["):
+            return extra(self.body)
+        return dict(json.loads(self.body))
 
 
 def _chain(prev: int, kind: str, body: str) -> int:
@@ -165,6 +174,8 @@ class Journal:
             rows = {"schema_version": str(SCHEMA_VERSION), **(meta or {})}
             if version is None:
                 rows.setdefault("created_ns", str(time.time_ns()))
+                # The bodies' field order, read back by these names whatever the code becomes.
+                rows["types"] = json.dumps(field_lists())
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(rows.items()))
         last = db.execute("SELECT seq, chain FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         self._seq, self._chain = (0, 0) if last is None else (int(last[0]), int(last[1]))
@@ -175,7 +186,10 @@ class Journal:
         self.records = 0  # queued so far (this process)
         self.dropped = 0  # not recorded: after a failure or the close
         self.commits = 0
-        self.write_seconds: list[float] = []  # per commit, for the metrics (drained by them)
+        # The latest commits' wall times, for the metrics (issue 8): bounded, so a daemon that
+        # runs for weeks without a scraper does not grow.
+        self.write_seconds: deque[float] = deque(maxlen=4096)
+        self.write_cpu_s = 0.0  # the writer thread's CPU: encoding, inserts, commits
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
         self._thread.start()
 
@@ -265,7 +279,7 @@ class Journal:
                     except queue.Empty:
                         break
             if batch and self._failed is None:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 try:
                     self._write(batch)
                 except Exception as exc:  # reported once; every later write is refused
@@ -273,6 +287,7 @@ class Journal:
                     if self.on_error is not None:
                         self.on_error(exc)
                 self.write_seconds.append(time.perf_counter() - t0)
+                self.write_cpu_s += time.thread_time() - c0
                 last_commit = time.monotonic()
             for w in waiters:
                 w.set()
@@ -339,11 +354,21 @@ def read_meta(path: Path) -> dict[str, str]:
         db.close()
 
 
+def _own_types(path: Path) -> dict[str, list[str]] | None:
+    """The journal's field lists if they differ from this engine's (None: read as ours)."""
+    raw = read_meta(path).get("types")
+    if raw is None:
+        return None
+    types = json.loads(raw)
+    return None if types == field_lists() else types
+
+
 def read_records(
     path: Path, *, child: str | None = None, parent: str | None = None
 ) -> Iterator[Record]:
     """The records in sequence order (only one child's or parent's, if asked). Reads what the
     file holds; :func:`verify` says whether to trust it."""
+    types = _own_types(path)
     db = _open_read(path)
     try:
         sql = "SELECT seq, ts_ns, kind, parent, child, body FROM events"
@@ -353,7 +378,7 @@ def read_records(
         elif parent is not None:
             sql, args = sql + " WHERE parent = ?", (parent,)
         for seq, ts, kind, par, ch, body in db.execute(sql + " ORDER BY seq", args):
-            yield Record(seq, ts, Kind(kind), par, ch, body)
+            yield Record(seq, ts, Kind(kind), par, ch, body, types)
     finally:
         db.close()
 
@@ -375,6 +400,8 @@ def verify(path: Path) -> Verification:
         if version is None or int(version[0]) != SCHEMA_VERSION:
             found = None if version is None else version[0]
             return Verification(False, 0, 0, None, f"schema version {found}, not {SCHEMA_VERSION}")
+        raw = db.execute("SELECT value FROM meta WHERE key='types'").fetchone()
+        types = None if raw is None else json.loads(raw[0])
         chain = 0
         try:
             rows = db.execute("SELECT seq, ts_ns, kind, body, chain FROM events ORDER BY seq")
@@ -390,8 +417,8 @@ def verify(path: Path) -> Verification:
                     )
                 try:
                     Kind(kind)
-                    if body.startswith('{"t":'):
-                        decode(body)
+                    if body.startswith("["):
+                        decode(body, types)
                     else:
                         json.loads(body)
                 except (ValueError, JournalCodecError) as exc:

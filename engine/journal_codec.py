@@ -2,9 +2,11 @@
 
 Every value the journal stores is an immutable domain value (a frozen dataclass or a
 NamedTuple of :mod:`engine.events`, :mod:`engine.parent_events` or :mod:`risk.gate`). Its body
-is a JSON object of its fields plus ``"t"``, the type's name; enums are stored by value, tuples
-as arrays. Decoding rebuilds the same value (``decode(encode(v)) == v``), which is what replay
+is a JSON array: the type's name, then its fields in order (:func:`field_lists`, kept in the
+journal's meta), then optionally an object of context; enums are stored by value, tuples as
+arrays. Decoding rebuilds the same value (``decode(encode(v)) == v``), which is what replay
 compares. A type not in :data:`TYPES` is an error at encoding time, never a silent ``str()``.
+Other records' bodies are JSON objects.
 """
 
 from __future__ import annotations
@@ -34,7 +36,17 @@ from engine.events import (
 from engine.parent_events import ParentCancel, ParentOrder, ParentReplace, ParentStatusRequest
 from risk.gate import Verdict
 
-__all__ = ["TYPES", "JournalCodecError", "decode", "dumps", "encode", "plain_json"]
+__all__ = [
+    "TYPES",
+    "JournalCodecError",
+    "decode",
+    "dumps",
+    "encode",
+    "extra",
+    "field_lists",
+    "named",
+    "plain_json",
+]
 
 TYPES: dict[str, type] = {
     t.__name__: t
@@ -121,21 +133,26 @@ _GETTERS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] =
 
 
 def encode(value: object, extra: Mapping[str, object] | None = None) -> str:
-    """The JSON body of one journal value; ``extra`` goes beside it under ``"x"`` (the audit
-    trail's context: why a child was sent), and :func:`decode` ignores it."""
+    """The JSON body of one journal value: ``[type, field, field, ...]`` in the order of
+    :func:`field_lists`, then ``extra`` (the audit trail's context: why a child was sent) as a
+    last object if given; :func:`decode` gives the value back and :func:`extra` the context."""
     cls = type(value)
     spec = _GETTERS.get(cls)
     if spec is None:
         raise JournalCodecError(f"the journal does not store {cls.__name__} values")
-    names, get = spec
     # One C-level getter and json's own encoder: every enum here is a StrEnum (stored as its
-    # value) and tuples become arrays. This runs in the writer thread, for every record, and
-    # holds the GIL the loop needs: a field-by-field encoder cost 5 us, this under 2.
-    body: dict[str, Any] = {"t": cls.__name__}
-    body.update(zip(names, get(value), strict=True))
+    # value) and tuples become arrays. This runs in the writer thread for every record and
+    # holds the GIL the loop needs: positional bodies cost 1.7 us where named ones cost 3.2.
+    body = [cls.__name__, *spec[1](value)]
     if extra:
-        body["x"] = extra
+        body.append(extra)
     return dumps(body)
+
+
+def field_lists() -> dict[str, list[str]]:
+    """Each journaled type's fields in body order; a journal keeps the lists it was written
+    with (``meta.types``), so a body is read by its own journal's names."""
+    return {name: list(_fields(cls)) for name, cls in TYPES.items()}
 
 
 def plain_json(v: object) -> object:
@@ -151,15 +168,39 @@ def plain_json(v: object) -> object:
 dumps = json.JSONEncoder(separators=(",", ":"), default=plain_json).encode
 
 
-def decode(text: str) -> object:
-    """The value a body encodes (the inverse of :func:`encode`)."""
+def decode(text: str, fields: Mapping[str, list[str]] | None = None) -> object:
+    """The value a body encodes (the inverse of :func:`encode`). ``fields``: the journal's own
+    field lists (``meta.types``), when it was written by an engine whose types differ."""
     try:
         body = json.loads(text)
-        cls = TYPES[body.pop("t")]
+        cls = TYPES[body[0]]
+        schema = _schema(cls)
+        names = [n for n, _ in schema] if fields is None else fields[body[0]]
+        values = dict(zip(names, body[1 : 1 + len(names)], strict=True))
         kwargs = {}
-        for name, conv in _schema(cls):
-            v = body[name]
+        for name, conv in schema:
+            v = values[name]
             kwargs[name] = conv(v) if conv is not None and v is not None else v
-    except (ValueError, KeyError, TypeError) as exc:
-        raise JournalCodecError(f"unreadable journal body: {exc}") from exc
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise JournalCodecError(f"unreadable journal body: {exc!r}") from exc
     return cls(**kwargs)
+
+
+def extra(text: str) -> dict[str, Any]:
+    """The context a value's body carries beside it (empty if none)."""
+    body = json.loads(text)
+    last = body[-1] if isinstance(body, list) and len(body) > 1 else None
+    return last if isinstance(last, dict) else {}
+
+
+def named(text: str) -> str:
+    """A body for people: a value's fields by name (``{"t": type, field: value, ..., "x":
+    context}``), a JSON object as it is."""
+    if not text.startswith("["):
+        return text
+    body = json.loads(text)
+    names = _fields(TYPES[body[0]])
+    out: dict[str, Any] = {"t": body[0], **dict(zip(names, body[1:], strict=False))}
+    if len(body) > len(names) + 1:
+        out["x"] = body[-1]
+    return dumps(out)

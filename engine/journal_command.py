@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from engine.journal import JournalError, Kind, cut_after, read_records, verify
+from engine.journal_codec import named
 
 __all__ = ["add_journal_arguments", "run_journal"]
 
@@ -85,7 +86,7 @@ def run_journal(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
                 break
             out.write(
                 f"{r.seq}\t{_time(r.ts_ns)}\t{r.kind.value}\t{r.parent or '-'}\t"
-                f"{r.child or '-'}\t{r.body}\n"
+                f"{r.child or '-'}\t{named(r.body)}\n"
             )
             shown += 1
     except JournalError as exc:

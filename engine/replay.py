@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,7 +231,7 @@ def _chain(first: Record, rest: Iterator[Record]) -> Iterator[Record]:
 def _feed(engine: Engine, clock: _ReplayClock, r: Record) -> None:
     kind = r.kind
     if kind is Kind.TIMER:
-        timer = clock.timers.get(int(json.loads(r.body)["id"]))
+        timer = clock.timers.get(int(r.value()["id"]))
         if timer is None:
             raise ReplayError(f"record {r.seq}: timer {r.body} was never set in the replay")
         timer()
@@ -258,7 +257,7 @@ def _feed(engine: Engine, clock: _ReplayClock, r: Record) -> None:
     elif kind is Kind.PARENT_COMMAND:
         if isinstance(value, dict):  # a REST cancel
             engine.cancel_parent(engine.parents[value["cancel"]])
-        elif isinstance(value, ParentOrder) and json.loads(r.body)["x"]["via"] == "rest":
+        elif isinstance(value, ParentOrder) and r.extra().get("via") == "rest":
             # A refusal went back to the REST caller; the engine is as the journal left it.
             with contextlib.suppress(ParentRejected):
                 engine.submit(value)

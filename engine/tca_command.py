@@ -20,7 +20,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.events import PRICE_SCALE
+from engine.events import PRICE_SCALE, CancelReject
 from engine.journal import JournalError, Kind, Record, read_records
 
 __all__ = ["add_tca_arguments", "child_trail", "run_tca"]
@@ -42,8 +42,8 @@ def child_trail(path: Path, cl_ord_id: str) -> dict[str, Any]:
     sent = next((r for r in own if r.kind is Kind.CHILD), None)
     if sent is None:
         raise TcaError(f"{path} has no child order {cl_ord_id}")
-    body = json.loads(sent.body)
-    extra = body.get("x", {})
+    order = sent.value()
+    extra = sent.extra()
     parent = sent.parent
     plan = None
     if parent is not None:
@@ -58,24 +58,24 @@ def child_trail(path: Path, cl_ord_id: str) -> dict[str, Any]:
         "parent": parent,
         "sent_ns": sent.ts_ns,
         "order": {
-            "side": body["side"],
-            "qty": body["qty"],
-            "price": None if body["price"] is None else body["price"] / PRICE_SCALE,
-            "tif": body["tif"],
-            "display_qty": body["display_qty"],
+            "side": order.side.value,
+            "qty": order.qty,
+            "price": None if order.price is None else order.price / PRICE_SCALE,
+            "tif": order.tif.value,
+            "display_qty": order.display_qty,
         },
         "why": extra.get("why"),
         "regime": extra.get("regime"),
         "policy": extra.get("policy"),
         "plan": None if plan is None else _plan_at(plan, sent.ts_ns),
-        "gate": None if gate is None else json.loads(gate.body),
+        "gate": None if gate is None else gate.value(),
         "after": [_event(r) for r in own if r.seq > sent.seq],
     }
     return trail
 
 
 def _plan_at(plan: Record, ts_ns: int) -> dict[str, Any]:
-    p = json.loads(plan.body)
+    p = plan.value()
     targets = p["cum_targets"]
     k = min(max((ts_ns - p["start_ns"]) // p["bucket_ns"], 0), len(targets) - 1)
     return {
@@ -94,16 +94,22 @@ def _plan_at(plan: Record, ts_ns: int) -> dict[str, Any]:
 
 
 def _event(r: Record) -> dict[str, Any]:
-    body = json.loads(r.body)
     out: dict[str, Any] = {"ts_ns": r.ts_ns, "kind": r.kind.value}
-    if r.kind is Kind.VENUE:
-        out.update(
-            {k: body.get(k) for k in ("exec_type", "ord_status", "last_qty", "cum_qty", "text")}
-        )
-        if body.get("last_price") is not None:
-            out["last_price"] = body["last_price"] / PRICE_SCALE
-        if body.get("t") == "CancelReject":
-            out.update(exec_type="cancel_reject", reason=body.get("reason"))
+    if r.kind is not Kind.VENUE:
+        return out
+    v = r.value()
+    if isinstance(v, CancelReject):
+        out.update(exec_type="cancel_reject", ord_status=None, reason=v.reason)
+        return out
+    out.update(
+        exec_type=v.exec_type.value,
+        ord_status=v.ord_status.value,
+        last_qty=v.last_qty,
+        cum_qty=v.cum_qty,
+        text=v.text,
+    )
+    if v.last_price is not None:
+        out["last_price"] = v.last_price / PRICE_SCALE
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -334,3 +335,18 @@ path = "{path}"
 """
     )
     assert main(["run", "--config", str(toml), "--check"]) == 1
+
+
+def test_a_body_is_read_by_its_own_journals_field_names() -> None:
+    from engine.journal_codec import decode, encode, extra, field_lists, named
+
+    t = _trade(3)
+    body = encode(t, {"why": "test"})
+    assert extra(body) == {"why": "test"} and decode(body) == t
+    assert '"price":500003' in named(body) and '"x":{"why":"test"}' in named(body)
+    # A journal written when Trade's fields came in another order reads by its own list.
+    names = field_lists()["Trade"]
+    theirs = list(reversed(names))
+    values = dict(zip(names, json.loads(body)[1:8], strict=True))
+    old = json.dumps(["Trade", *[values[n] for n in theirs]])
+    assert decode(old, {"Trade": theirs}) == t
