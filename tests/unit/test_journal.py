@@ -28,6 +28,14 @@ def _trade(i: int) -> Trade:
     return Trade("XYZ", 500_000 + i, 100 * (i + 1), Side.BUY if i % 2 else None, f"T{i}", i, i)
 
 
+def _tamper(path: Path, statement: str) -> None:
+    """Change the file behind the journal's back, as damage would."""
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(statement)
+    db.close()
+
+
 def _write(path: Path, n: int) -> None:
     j = Journal(path, flush_interval_s=0)
     for i in range(n):
@@ -72,10 +80,7 @@ def test_a_synced_record_is_committed_when_record_returns(tmp_path: Path) -> Non
 def test_a_changed_record_is_found_and_the_last_good_one_named(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     _write(path, 20)
-    db = sqlite3.connect(path)
-    db.execute("UPDATE events SET body = replace(body, '500007', '500008') WHERE seq = 15")
-    db.commit()
-    db.close()
+    _tamper(path, "UPDATE events SET body = replace(body, '500007', '500008') WHERE seq = 15")
     v = verify(path)
     assert not v.ok and v.last_good_seq == 14 and "record 15" in v.problem
 
@@ -83,10 +88,7 @@ def test_a_changed_record_is_found_and_the_last_good_one_named(tmp_path: Path) -
 def test_missing_records_are_found(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     _write(path, 20)
-    db = sqlite3.connect(path)
-    db.execute("DELETE FROM events WHERE seq IN (7, 8)")
-    db.commit()
-    db.close()
+    _tamper(path, "DELETE FROM events WHERE seq IN (7, 8)")
     v = verify(path)
     assert not v.ok and v.last_good_seq == 6 and "7..8 missing" in v.problem
 
@@ -105,10 +107,7 @@ def test_a_truncated_file_is_reported_not_trusted(tmp_path: Path) -> None:
 def test_a_journal_of_another_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     _write(path, 1)
-    db = sqlite3.connect(path)
-    db.execute("UPDATE meta SET value = '999' WHERE key = 'schema_version'")
-    db.commit()
-    db.close()
+    _tamper(path, "UPDATE meta SET value = '999' WHERE key = 'schema_version'")
     with pytest.raises(JournalError, match=f"schema 999; this engine reads {SCHEMA_VERSION}"):
         Journal(path)
     assert "schema version 999" in verify(path).problem
@@ -205,10 +204,7 @@ def test_the_journal_command_verifies_and_shows_a_childs_trail(
     lines = capsys.readouterr().out.splitlines()
     assert [ln.split("\t")[2] for ln in lines] == ["verdicts", "child"]
     assert '"why":"behind plan"' in lines[1]
-    db = sqlite3.connect(path)
-    db.execute("UPDATE events SET body = '{}' WHERE seq = 2")
-    db.commit()
-    db.close()
+    _tamper(path, "UPDATE events SET body = '{}' WHERE seq = 2")
     assert main(["journal", "verify", str(path)]) == 1
     assert "record 2 does not match the chain" in capsys.readouterr().err
 
@@ -263,11 +259,18 @@ async def test_the_daemon_halts_trading_when_the_journal_fails(tmp_path: Path) -
     daemon = Daemon(cfg)
     daemon._loop = asyncio.get_running_loop()  # what start() sets; no sessions needed here
     assert daemon.journal is not None
+    reported = threading.Event()
+    on_error = daemon.journal.on_error
+    assert on_error is not None
+
+    def report(exc: Exception) -> None:
+        on_error(exc)  # the daemon's: it posts the halt to the loop
+        reported.set()
+
+    daemon.journal.on_error = report
     daemon.journal.record(Kind.MARKET, 0, object())  # the writer thread fails on it
-    for _ in range(200):
-        if daemon.engine.halted:
-            break
-        await asyncio.sleep(0.01)  # the writer thread's report reaches the loop
+    assert await asyncio.to_thread(reported.wait, 10)
+    # The halt was posted before to_thread's own completion, so it has run by now.
     assert daemon.engine.halted
     state = daemon.engine.trading.get(Scope.GLOBAL)
     assert state.reason.startswith("journal write failed") and state.by == "journal"
@@ -281,10 +284,7 @@ def test_cutting_a_damaged_journal_keeps_the_good_records_and_the_whole_file_asi
 
     path = tmp_path / "j.sqlite"
     _write(path, 20)
-    db = sqlite3.connect(path)
-    db.execute("UPDATE events SET body = '{}' WHERE seq = 31")
-    db.commit()
-    db.close()
+    _tamper(path, "UPDATE events SET body = '{}' WHERE seq = 31")
     assert main(["journal", "cut", str(path), "--after", "30"]) == 0
     out = capsys.readouterr().out
     assert "kept records 1..30" in out and "OK" in out
@@ -309,10 +309,7 @@ def test_the_daemon_refuses_a_damaged_journal_and_names_the_cut(tmp_path: Path) 
 
     path = tmp_path / "j.sqlite"
     _write(path, 10)
-    db = sqlite3.connect(path)
-    db.execute("DELETE FROM events WHERE seq = 5")
-    db.commit()
-    db.close()
+    _tamper(path, "DELETE FROM events WHERE seq = 5")
     cfg = DaemonConfig(
         engine=EngineConfig(symbols={"XYZ": SymbolConfig(daily_volume=6_000_000)}),
         venue=VenueSettings(settings=QUICKFIX / "engine-venue.cfg", data_dir=tmp_path / "v"),
