@@ -169,6 +169,15 @@ class Journal:
             raise JournalError(
                 f"{path} has journal schema {version[0]}; this engine reads {SCHEMA_VERSION}"
             )
+        types = db.execute("SELECT value FROM meta WHERE key='types'").fetchone()
+        if types is not None and json.loads(types[0]) != field_lists():
+            # Its bodies are read by the field lists it began with: new ones in another order
+            # would be misread. Recovery reads it; a new file takes the new records.
+            db.close()
+            raise JournalError(
+                f"{path} was written with other value types than this engine's; "
+                "continue in a new journal file"
+            )
         with db:
             db.execute("BEGIN")
             rows = {"schema_version": str(SCHEMA_VERSION), **(meta or {})}

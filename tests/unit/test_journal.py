@@ -104,6 +104,14 @@ def test_a_truncated_file_is_reported_not_trusted(tmp_path: Path) -> None:
     assert v.last_good_seq < 4_000
 
 
+def test_a_journal_begun_with_other_value_types_is_not_appended_to(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    _write(path, 1)
+    _tamper(path, """UPDATE meta SET value = '{"Trade": ["price"]}' WHERE key = 'types'""")
+    with pytest.raises(JournalError, match="other value types"):
+        Journal(path)
+
+
 def test_a_journal_of_another_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     _write(path, 1)
