@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import os
 import tempfile
 from collections import deque
 from collections.abc import Callable
@@ -34,8 +35,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import structlog
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -157,7 +159,7 @@ class ScriptedVenue:
         self.cancels: list[tuple[int, CancelOrder]] = []
         self.status_requests = 0
         self.lost: list[NewOrder] = []  # sent while the session was down: never arrived
-        self.fills: list[tuple[int, int]] = []  # (ts, qty): the venue's fills, the truth
+        self.fills: list[tuple[int, int, str]] = []  # (ts, qty, ClOrdID): the truth
         self.violations: list[str] = []
         self.before_send: Callable[[NewOrder], None] | None = None
         self.cancel_rejects: deque[CancelReject] = deque()
@@ -227,7 +229,7 @@ class ScriptedVenue:
         o.notional += qty * price
         o.status = OrdStatus.FILLED if o.cum_qty == o.order.qty else OrdStatus.PARTIALLY_FILLED
         o.queue.append(self._report(o, ExecType.TRADE, last_qty=qty, last_price=price))
-        self.fills.append((now, qty))
+        self.fills.append((now, qty, o.cl_ord_id))
         self.on_print(now, qty)
 
     def end(self, o: _Order) -> None:
@@ -243,7 +245,7 @@ class ScriptedVenue:
                 due.append((o.arrived_ns + ALLOWANCE // 2, o))
             elif o.cancel_at_ns is not None:
                 due.append((o.cancel_at_ns + ALLOWANCE // 2, o))
-        return sorted((t, o) for t, o in due if t <= ts)
+        return sorted(((t, o) for t, o in due if t <= ts), key=lambda d: d[0])
 
     def deliver_next(self, o: _Order, *, duplicate: bool = False, drop: bool = False) -> None:
         report = o.queue[0] if duplicate else o.queue.popleft()
@@ -303,8 +305,9 @@ class ScriptedVenue:
 
 
 @settings(
-    max_examples=40,
-    stateful_step_count=60,
+    # A deeper search than CI's: UNWIND_PROPERTY_EXAMPLES=400 (docs/risk.md).
+    max_examples=int(os.environ.get("UNWIND_PROPERTY_EXAMPLES", "100")),
+    stateful_step_count=80,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -326,7 +329,7 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
         self.halted = False
         self.mid = MID
         self.trades = 0
-        self.parent: ParentExecutor | None = None
+        self.parents: list[ParentExecutor] = []  # one, or two sharing the symbol
         self.start_ns = T0
         self.end_ns = T0
 
@@ -337,10 +340,22 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
         strategy=st.sampled_from(["twap", "vwap", "pov", "ac", "dp", "adaptive"]),
         side=st.sampled_from([Side.BUY, Side.SELL]),
         cap=st.sampled_from([0.05, 0.1, 0.15]),
-        history=st.lists(st.integers(1, 50), min_size=5, max_size=30),
+        history=st.lists(st.integers(5, 50), min_size=10, max_size=30),
+        second=st.none()
+        | st.tuples(
+            st.integers(10, 200),
+            st.sampled_from(["twap", "pov", "ac", "adaptive"]),
+            st.sampled_from([Side.BUY, Side.SELL]),
+        ),
     )
     def start(
-        self, qty_lots: int, strategy: str, side: Side, cap: float, history: list[int]
+        self,
+        qty_lots: int,
+        strategy: str,
+        side: Side,
+        cap: float,
+        history: list[int],
+        second: tuple[int, str, Side] | None = None,
     ) -> None:
         self._quote()
         for lots in history:  # a tape before the order: volume to trade against
@@ -348,18 +363,23 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
             self._print(lots * 100)
         now = self.clock.now_ns()
         self.start_ns, self.end_ns = now, now + HORIZON_S * NS
-        self.parent = self.engine.submit(
-            ParentOrder(
-                cl_ord_id="P1",
-                symbol=SYMBOL,
-                side=side,
-                qty=qty_lots * 100,
-                strategy=strategy,
-                end_ns=self.end_ns,
-                ts_init=now,
-                participation_cap=cap,
+        orders = [(qty_lots, strategy, side)] + ([second] if second is not None else [])
+        for i, (lots, strat, sd) in enumerate(orders):
+            # A second parent shares the symbol, and so the symbol-wide cap.
+            self.parents.append(
+                self.engine.submit(
+                    ParentOrder(
+                        cl_ord_id=f"P{i + 1}",
+                        symbol=SYMBOL,
+                        side=sd,
+                        qty=lots * 100,
+                        strategy=strat,
+                        end_ns=self.end_ns,
+                        ts_init=now,
+                        participation_cap=cap,
+                    )
+                )
             )
-        )
 
     # --- the market ------------------------------------------------------------------------------
 
@@ -375,6 +395,17 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
     @rule(ms=st.integers(1, 20_000))
     def time_passes(self, ms: int) -> None:
         self.advance_clock(ms * 1_000_000)
+
+    @rule(lots=st.integers(1, 40), ms=st.integers(100, 5_000), share=st.floats(0.1, 1.0))
+    def busy_market(self, lots: int, ms: int, share: float) -> None:
+        """A print, time passing, and the oldest order that may fill filled in part: one step,
+        so the examples trade (the moves one by one rarely line up)."""
+        self._print(lots * 100)
+        self.advance_clock(ms * 1_000_000)
+        now = self.clock.now_ns()
+        live = [o for o in self.venue.live() if o.may_fill(now)]
+        if live:
+            self.venue.fill(live[0], max(100, round(live[0].leaves * share / 100) * 100))
 
     # --- the venue: matching ---------------------------------------------------------------------
 
@@ -477,27 +508,29 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
 
     # --- the OMS and the operator ----------------------------------------------------------------
 
-    @rule(lots=st.integers(1, 300), n=st.integers(1, 1_000_000))
-    def oms_replaces(self, lots: int, n: int) -> None:
+    @rule(lots=st.integers(1, 300), n=st.integers(1, 1_000_000), which=st.integers(0, 1))
+    def oms_replaces(self, lots: int, n: int, which: int = 0) -> None:
+        p = self._parent(which)
         self.engine.on_parent_command(
             ParentReplace(
                 cl_ord_id=f"R{n}",
-                orig_cl_ord_id=self._parent().cl_ord_id,
+                orig_cl_ord_id=p.cl_ord_id,
                 symbol=SYMBOL,
-                side=self._parent().side,
+                side=p.side,
                 ts_init=self.clock.now_ns(),
                 qty=lots * 100,
             )
         )
 
-    @rule()
-    def oms_cancels(self) -> None:
+    @rule(which=st.integers(0, 1))
+    def oms_cancels(self, which: int = 0) -> None:
+        p = self._parent(which)
         self.engine.on_parent_command(
             ParentCancel(
-                cl_ord_id="C1",
-                orig_cl_ord_id=self._parent().cl_ord_id,
+                cl_ord_id=f"C{which}",
+                orig_cl_ord_id=p.cl_ord_id,
                 symbol=SYMBOL,
-                side=self._parent().side,
+                side=p.side,
                 ts_init=self.clock.now_ns(),
             )
         )
@@ -512,16 +545,14 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
 
     @invariant()
     def never_overfilled_nor_double_counted(self) -> None:
-        if self.parent is None:
-            return
-        p = self.parent
-        truth = sum(o.cum_qty for o in self.venue.orders.values())
-        assert truth <= p.qty, f"overfilled: the venue filled {truth} of {p.qty}"
-        for cid, child in p.children.items():
-            o = self.venue.orders.get(cid)
-            assert child.cum_qty == self.delivered_cum.get(cid, 0), cid
-            assert child.cum_qty <= (0 if o is None else o.cum_qty), cid
-        assert p.filled == sum(c.cum_qty for c in p.children.values())
+        for p in self.parents:
+            truth = self._truth(p)
+            assert truth <= p.qty, f"{p.id} overfilled: the venue filled {truth} of {p.qty}"
+            for cid, child in p.children.items():
+                o = self.venue.orders.get(cid)
+                assert child.cum_qty == self.delivered_cum.get(cid, 0), cid
+                assert child.cum_qty <= (0 if o is None else o.cum_qty), cid
+            assert p.filled == sum(c.cum_qty for c in p.children.values())
 
     @invariant()
     def nothing_sent_that_should_not_have_been(self) -> None:
@@ -529,9 +560,8 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
 
     @invariant()
     def within_the_cap(self) -> None:
-        if self.parent is None or not self.venue.fills:
+        if not self.venue.fills:
             return
-        cap = self.parent.cap
         ts = [t for t, _ in self.tape]
         cum = [0]
         for _, q in self.tape:
@@ -540,18 +570,24 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
         def market(lo: int, hi: int) -> int:  # prints in (lo, hi]
             return cum[bisect.bisect_right(ts, hi)] - cum[bisect.bisect_right(ts, lo)]
 
-        fills = self.venue.fills
-        for i, (t, _) in enumerate(fills):
-            ours = sum(q for u, q in fills[: i + 1] if u > t - WINDOW)
-            assert ours <= cap * market(t - WINDOW, t) + 1e-6, (t, ours, market(t - WINDOW, t))
-            since = sum(q for _, q in fills[: i + 1])
-            assert since <= cap * market(self.start_ns - 1, t) + 1e-6
+        def check(fills: list[tuple[int, int, str]], cap: float, since_start: bool) -> None:
+            for i, (t, _, _) in enumerate(fills):
+                ours = sum(q for u, q, _ in fills[: i + 1] if u > t - WINDOW)
+                mkt = market(t - WINDOW, t)
+                assert ours <= cap * mkt + 1e-6, (t, ours, mkt, cap)
+                if since_start:
+                    since = sum(q for _, q, _ in fills[: i + 1])
+                    assert since <= cap * market(self.start_ns - 1, t) + 1e-6
+
+        for p in self.parents:  # each parent's cap, over the window and since its start
+            check([f for f in self.venue.fills if f[2] in p.children], p.cap, True)
+        check(self.venue.fills, CFG.symbol_participation, False)  # every parent together
 
     def teardown(self) -> None:
         try:
             self._settle()
             self.journal.close()
-            if self.parent is not None:
+            if self.parents:
                 result = replay(self.journal.path)
                 assert result.divergence is None, result.divergence
         finally:
@@ -559,7 +595,7 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
             self.journal_dir.cleanup()
 
     def _settle(self) -> None:
-        if self.parent is None:
+        if not self.parents:
             return
         # Settle: the session back, the operator resumes, every report delivered, the market
         # trading until past the deadline. The parent must end, its fills the venue's.
@@ -578,20 +614,26 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
             self._print(1_000)
             self.advance_clock(2 * NS)
         self._drain()
-        p = self.parent
-        assert p.state.final, p.state
         assert self.venue.violations == [], self.venue.violations
-        truth = sum(o.cum_qty for o in self.venue.orders.values())
-        assert p.filled == truth, (p.filled, truth)
         assert all(o.final for o in self.venue.orders.values())
-        told = max((r.cum_qty for r in self.oms.reports), default=0)
-        assert told == p.filled
+        if currently_in_test_context():  # what the examples covered (--hypothesis-show-statistics)
+            filled = sum(p.filled > 0 for p in self.parents)
+            event(f"{len(self.parents)} parent(s), {filled} filled")
+        for p in self.parents:
+            assert p.state.final, (p.id, p.state)
+            assert p.filled == self._truth(p), (p.id, p.filled, self._truth(p))
+            told = max((r.cum_qty for r in self.oms.reports if r.venue_order_id == p.id), default=0)
+            assert told == p.filled
 
     # --- helpers ---------------------------------------------------------------------------------
 
-    def _parent(self) -> ParentExecutor:
-        assert self.parent is not None
-        return self.parent
+    def _parent(self, which: int = 0) -> ParentExecutor:
+        assert self.parents
+        return self.parents[which % len(self.parents)]
+
+    def _truth(self, p: ParentExecutor) -> int:
+        """What the venue filled for ``p``'s children."""
+        return sum(o.cum_qty for cid, o in self.venue.orders.items() if cid in p.children)
 
     def _before_send(self, order: NewOrder) -> None:
         now = self.clock.now_ns()
@@ -604,7 +646,12 @@ class EngineAgainstAScriptedVenue(RuleBasedStateMachine):
             o.cl_ord_id == order.cl_ord_id for _, o in self.venue.sent
         ):
             bad.append(f"{order.cl_ord_id} used twice")
-        live = [o.cl_ord_id for o in self.venue.live()]
+        # One child at a time per parent (another parent's may be working beside it).
+        owner = next((p for p in self.parents if order.cl_ord_id in p.children), None)
+        if owner is None:
+            bad.append(f"{order.cl_ord_id} sent by no parent")
+            return
+        live = [o.cl_ord_id for o in self.venue.live() if o.cl_ord_id in owner.children]
         if live:
             bad.append(f"{order.cl_ord_id} sent while {live} may still fill")
 
