@@ -293,6 +293,7 @@ class Daemon:
             "",
             TradingState.HALTED,
             reason="shutting down",
+            by="shutdown",
             cancel_working=cfg.drain_action == "cancel",
         )
         deadline = asyncio.get_running_loop().time() + cfg.drain_timeout_s

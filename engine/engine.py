@@ -980,13 +980,15 @@ class Engine:
                 "by": by,
                 "cancel_working": cancel_working,
             }
-            if by == "operator":
+            if by in ("operator", "shutdown"):
                 self._record_anyway(Kind.TRADING_STATE, data)
             else:
                 self.journal.record(Kind.TRADING_STATE, now, data=data)
         changed = self.trading.set(scope, key, state, reason=reason, by=by, now_ns=now)
         if changed:
-            log.warning(
+            # A shutdown's halt is the expected end of a run, not something to warn about.
+            emit = log.info if by == "shutdown" else log.warning
+            emit(
                 "trading state", scope=scope.value, key=key, state=state.label, reason=reason, by=by
             )
             self._apply_trading(scope, key, cancel_working, reason)
