@@ -319,10 +319,11 @@ def _run_daemon(args: argparse.Namespace) -> int:
         return 1
     configure_logging(level="info")
     from engine.journal import JournalError
+    from engine.recovery import RecoveryError
 
     try:
         daemon = Daemon(cfg)
-    except JournalError as e:
+    except (JournalError, RecoveryError) as e:
         print(f"unwind run: {e}", file=sys.stderr)
         return 1
     asyncio.run(daemon.run())

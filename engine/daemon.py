@@ -41,6 +41,7 @@ from engine.gctune import tune_gc_for_latency
 from engine.journal import Journal, JournalError, verify
 from engine.looplag import LoopLagMonitor
 from engine.oms_outbox import OmsOutbox
+from engine.recovery import Recovery, recover
 from risk.states import Scope, TradingState
 from strategies.planner import warm_up
 
@@ -193,7 +194,18 @@ class Daemon:
                 synchronous=j.synchronous,
                 on_error=self._on_journal_error,
             )
-        self.engine = Engine(cfg.engine, self.clock, self.venue, self.outbox, journal=self.journal)
+        self.recovery: Recovery | None = None
+        if self.journal is not None and self.journal.last_seq > 0:
+            # Restart = recovery: the engine as the journal left it, reconciled with the venue
+            # at its logon (engine/recovery.py).
+            self.recovery = recover(
+                self.journal, cfg.engine, clock=self.clock, venue=self.venue, oms=self.outbox
+            )
+            self.engine = self.recovery.engine
+        else:
+            self.engine = Engine(
+                cfg.engine, self.clock, self.venue, self.outbox, journal=self.journal
+            )
         self.oms.connect(self.engine.on_parent_command)
         self.venue.on_session(self.engine.on_venue_session)
         md = cfg.market_data

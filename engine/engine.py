@@ -37,10 +37,13 @@ from engine.events import (
     ExecType,
     ExecutionReport,
     MarketEvent,
+    NewOrder,
+    OrderType,
     OrdStatus,
     Quote,
     Side,
     StatusRequest,
+    TimeInForce,
     Trade,
     VenueEvent,
     refused_report,
@@ -76,13 +79,16 @@ from risk.ratelimit import TokenBucket
 from risk.states import Scope, TradingState, TradingStates
 from strategies.regime import RegimeDetector
 
-__all__ = ["VERDICTS_KEPT", "Engine", "OmsOut", "ParentRejected"]
+__all__ = ["IDS_IN_FLIGHT", "VERDICTS_KEPT", "Engine", "OmsOut", "ParentRejected"]
 
 _M = TypeVar("_M", bound=Callable[..., Any])
 
 log = structlog.get_logger("unwind.engine")
 
 VERDICTS_KEPT = 100  # latest gate non-approvals kept per parent
+# ClOrdIDs (children, their cancels, gate runs) that may be used before the journal has
+# committed them; recovery asks the venue about this many past a parent's last committed id.
+IDS_IN_FLIGHT = 32
 _REGIME_HISTORY = 64  # bars (and observations of our fills) a detector keeps
 _PARENT_STATUS = {
     ParentState.PENDING_NEW: OrdStatus.PENDING_NEW,
@@ -162,6 +168,8 @@ class Engine:
         # function of the inputs and their times, which the journal records for replay.
         self.clock = InputClock(clock)
         self._deferred: deque[VenueEvent] = deque()
+        # After a restart: ClOrdIDs the crash may have used, asked about at the next logon.
+        self._probing: dict[str, ParentExecutor] = {}
         self.clock.on_idle = self._handle_deferred
         self.venue = venue
         self.oms = oms
@@ -201,6 +209,12 @@ class Engine:
     # --- EngineContext (used by the executors) -------------------------------------------------
 
     def new_child_id(self, parent: ParentExecutor) -> str:
+        j = self.journal
+        if j is not None and j.ids_uncommitted >= IDS_IN_FLIGHT:
+            # Recovery asks the venue about the ids a crash may have lost, up to this many
+            # past the last committed one: never let more be in flight (rare: a commit
+            # is due every flush interval).
+            j.flush()
         parent.ids_issued += 1
         return f"{parent.id}-{parent.ids_issued}"
 
@@ -217,6 +231,11 @@ class Engine:
                 working += c.leaves
                 expiry = max(expiry, c.expires_ns)
         return sym.fills.after(since_ns), working, expiry
+
+    @property
+    def ids_to_ask(self) -> int:
+        """ClOrdIDs a restart left to ask the venue about (see :meth:`on_restart`)."""
+        return len(self._probing)
 
     @property
     def halted(self) -> bool:
@@ -475,6 +494,10 @@ class Engine:
         now = self.clock.now_ns()
         if self.journal is not None:
             self.journal.record(Kind.VENUE_SESSION, now, data={"up": up})
+        if up:
+            # After a restart: the ClOrdIDs the crash may have used unjournaled, asked about.
+            for cl_ord_id, parent in sorted(self._probing.items()):
+                self.send_status(parent, StatusRequest(cl_ord_id, parent.symbol, parent.side, now))
         for parent in self.parents.values():
             for child in parent.live_children:
                 if not up:
@@ -484,6 +507,40 @@ class Engine:
                     parent.request_status(child)
             if up:
                 parent.decide(now)
+
+    @_input
+    def on_restart(self, trailing: int, committed_ids: dict[str, int]) -> None:
+        """The engine was rebuilt from its journal (engine/recovery.py) and goes on: the venue
+        session is not up yet, so every live child is unknown until asked; the ClOrdIDs each
+        working parent may have used past its last committed one (at most ``IDS_IN_FLIGHT``)
+        are asked about at the logon, and its ids go on after them. ``trailing``: decisions
+        the rebuild made that the journal had lost (the restart record says how many, for
+        replay). A replay of the journal does the same at the same record."""
+        now = self.clock.now_ns()
+        if self.journal is not None:
+            self.journal.record(
+                Kind.RESTART,
+                now,
+                data={"trailing": trailing, "committed_ids": committed_ids},
+                sync=True,
+            )
+        for parent in self.parents.values():
+            if parent.state.final:
+                continue
+            last = committed_ids.get(parent.id, 0)
+            for n in range(last + 1, last + IDS_IN_FLIGHT + 1):
+                cl_ord_id = f"{parent.id}-{n}"
+                if cl_ord_id not in self._children:
+                    self._probing[cl_ord_id] = parent
+                    parent.ids_to_ask += 1  # no new child until the venue has answered
+            parent.ids_issued = max(parent.ids_issued, last + IDS_IN_FLIGHT)
+        log.warning(
+            "restarted from the journal",
+            parents=[p.id for p in self.parents.values() if not p.state.final],
+            lost_decisions=trailing,
+            ids_to_ask=len(self._probing),
+        )
+        self.on_venue_session(False)
 
     def _handle_deferred(self) -> None:
         # Venue events that arrived during an input (a venue answering synchronously) are
@@ -510,6 +567,12 @@ class Engine:
         child = self._children.get(event.cl_ord_id)
         if child is None and event.orig_cl_ord_id is not None:
             child = self._children.get(event.orig_cl_ord_id)
+            if child is not None:
+                # A cancel the engine lost track of (a restart) is now known as the child's.
+                self._children[event.cl_ord_id] = child
+                self._probe_answered(event.cl_ord_id)
+        if child is None:
+            child = self._adopt(event)
         if child is None:
             log.warning(
                 "report for an unknown child",
@@ -529,6 +592,49 @@ class Engine:
                 "illegal child transition", parent=parent.id, child=child.cl_ord_id, error=str(exc)
             )
         parent.child_done(self.clock.now_ns())
+
+    def _probe_answered(self, cl_ord_id: str) -> ParentExecutor | None:
+        parent = self._probing.pop(cl_ord_id, None)
+        if parent is not None:
+            parent.ids_to_ask -= 1
+        return parent
+
+    def _adopt(self, r: ExecutionReport) -> ChildOrder | None:
+        """A status answer about a ClOrdID asked after a restart: an order the crash sent but
+        never journaled. If the venue knows it, it becomes the parent's child (the venue's word
+        for its quantity and price), due for cancelling at once if it still rests; if not,
+        the id was never used."""
+        parent = self._probe_answered(r.cl_ord_id)
+        if parent is None:
+            return None
+        if r.venue_order_id == "NONE" or (r.ord_status is OrdStatus.REJECTED and not r.cum_qty):
+            parent.decide(self.clock.now_ns())  # one fewer to wait for
+            return None  # never sent, or refused: nothing to account for
+        now = self.clock.now_ns()
+        order = NewOrder(
+            r.cl_ord_id,
+            parent.symbol,
+            parent.side,
+            r.order_qty,
+            OrderType.LIMIT,
+            r.price,
+            TimeInForce.DAY,
+            now,
+        )
+        allowance = round(self.cfg.cancel_allowance_s * NS)
+        child = ChildOrder(
+            order,
+            parent.id,
+            state=ChildState.UNKNOWN,
+            sent_ns=now,
+            stale_ns=now,  # it rested through the restart: its time to live is gone
+            expires_ns=now + allowance,
+            reason="found at the venue after a restart",
+        )
+        parent.adopt(child)
+        self._children[r.cl_ord_id] = child
+        log.warning("child found after a restart", parent=parent.id, child=r.cl_ord_id)
+        return child
 
     def _apply(self, parent: ParentExecutor, child: ChildOrder, r: ExecutionReport) -> None:
         if r.venue_order_id and r.venue_order_id != "NONE":

@@ -235,6 +235,7 @@ class ParentExecutor:
         self.cl_ord_id = order.cl_ord_id  # the OMS's current ClOrdID (changes on replace)
         self.orig_cl_ord_id: str | None = None
         self.halt_cancels = True  # whether the halt in force cancels working children
+        self.ids_to_ask = 0  # after a restart: ClOrdIDs of this parent the venue is asked about
         # The OMS's replace waiting for the children to be done (Engine.finish_replace).
         self.pending_replace: PendingReplace | None = None
         self.oms_ids: list[str] = []  # every ClOrdID the OMS has used for this parent
@@ -304,6 +305,12 @@ class ParentExecutor:
 
     def transition(self, event: ParentEvent) -> None:
         self.state = PARENT_MACHINE.next(self.state, event)
+
+    def adopt(self, child: ChildOrder) -> None:
+        """A child this parent's engine sent but lost track of (found at the venue after a
+        restart): counted from now on like any other."""
+        self.children[child.cl_ord_id] = child
+        self._live.append(child)
 
     def replace_done(self) -> None:
         """Out of PENDING_REPLACE, back to working: NEW or PARTIALLY_FILLED by what filled."""
@@ -771,7 +778,8 @@ class ParentExecutor:
             collar=max(self.tick, round((reference or 0) * collar)),
             parent_limit=self.limit_price,
             duplicate_id=self.ctx.child_id_used(cl_ord_id),
-            unknown_children=sum(c.state is ChildState.UNKNOWN for c in live),
+            # ClOrdIDs a restart is still asking about count as children in unknown state.
+            unknown_children=sum(c.state is ChildState.UNKNOWN for c in live) + self.ids_to_ask,
             symbol_cap=symbol_cap,
             symbol_ours_window=sym_ours,
             symbol_working=sym_working,

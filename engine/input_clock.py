@@ -32,6 +32,7 @@ class InputClock:
         self.on_timer: Callable[[int, int], None] | None = None
         # Called when an input's handling ends (the engine handles what waited for it).
         self.on_idle: Callable[[], None] | None = None
+        self.stopped = False  # a stopped engine's timers do nothing (see stop)
 
     def now_ns(self) -> int:
         fixed = self._fixed
@@ -55,10 +56,17 @@ class InputClock:
         if self.on_idle is not None:
             self.on_idle()
 
+    def stop(self) -> None:
+        """Every timer set through this clock does nothing from now on: an engine that is
+        gone (a simulated crash, a test) must not act when its timers come due."""
+        self.stopped = True
+
     def call_at(self, ts_ns: int, callback: Callable[[], None]) -> Timer:
         timer_id = next(self._ids)
 
         def fire() -> None:
+            if self.stopped:
+                return
             outer = self.begin()
             try:
                 if self.on_timer is not None:

@@ -48,6 +48,7 @@ from typing import Any, Literal
 from engine.journal_codec import JournalCodecError, decode, dumps, encode, extra, field_lists
 
 __all__ = [
+    "ID_KINDS",
     "SCHEMA_VERSION",
     "Journal",
     "JournalError",
@@ -97,6 +98,15 @@ class Kind(enum.StrEnum):
     VERDICTS = "verdicts"  # one gate run: asked, granted, the clips and denials
     REPORT = "report"  # a parent ExecutionReport to the OMS
     NOTE = "note"  # a plan, a regime change, an alert, a replace: the audit trail
+    # Input: the engine was rebuilt from this journal and goes on. {"trailing": n}: the
+    # rebuild decided n things the journal had lost (a crash's last group commit).
+    RESTART = "restart"
+
+
+# Records that use up a ClOrdID of a parent's sequence (a gate run names the id its child
+# would have): recovery asks the venue about the ids a crash may have lost, so their number
+# in flight is bounded (engine.engine.IDS_IN_FLIGHT).
+ID_KINDS = frozenset({Kind.VERDICTS, Kind.CHILD, Kind.CANCEL})
 
 
 class JournalError(RuntimeError):
@@ -193,6 +203,8 @@ class Journal:
         self._failed: Exception | None = None
         self._closed = False
         self.records = 0  # queued so far (this process)
+        self.ids_queued = 0  # of them, records that use up a ClOrdID (ID_KINDS)
+        self.ids_committed = 0
         self.dropped = 0  # not recorded: after a failure or the close
         self.commits = 0
         # The latest commits' wall times, for the metrics (issue 8): bounded, so a daemon that
@@ -224,6 +236,8 @@ class Journal:
             self.dropped += 1  # trading is halted by then (on_error); counted, not raised
             return
         self.records += 1
+        if kind in ID_KINDS:
+            self.ids_queued += 1
         self._queue.put((kind, ts_ns, parent, child, value, data))
         if sync:
             self.flush()
@@ -250,6 +264,11 @@ class Journal:
         self._queue.put(_STOP)
         self._thread.join(timeout=30)
         self._db.close()
+
+    @property
+    def ids_uncommitted(self) -> int:
+        """ClOrdIDs used by records not yet committed: what a crash now could lose."""
+        return self.ids_queued - self.ids_committed
 
     @property
     def last_seq(self) -> int:
@@ -311,11 +330,14 @@ class Journal:
         crc32 = zlib.crc32
         seq, chain = self._seq, self._chain
         meta = []
+        ids = 0
         for item in batch:
             if isinstance(item, _Meta):
                 meta.extend(item.items.items())
                 continue
             kind, ts_ns, parent, child, value, data = item
+            if kind in ID_KINDS:
+                ids += 1
             body = encode(value, data) if value is not None else dumps(data)
             seq += 1
             chain = crc32(body.encode(), crc32(kind.encode(), chain))  # type: ignore[attr-defined]
@@ -331,6 +353,7 @@ class Journal:
             db.execute("ROLLBACK")
             raise
         self._seq, self._chain = seq, chain
+        self.ids_committed += ids
         self.commits += 1
 
 

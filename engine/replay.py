@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from engine.clock import Timer
 from engine.config import EngineConfig
 from engine.engine import Engine, ParentRejected
 from engine.events import (
@@ -38,7 +39,16 @@ from engine.journal_codec import dumps, encode
 from engine.parent_events import ParentOrder, RejectReason
 from risk.states import Scope, TradingState
 
-__all__ = ["INPUTS", "Divergence", "ReplayResult", "add_replay_arguments", "replay", "run_replay"]
+__all__ = [
+    "INPUTS",
+    "Divergence",
+    "ReplayError",
+    "ReplayResult",
+    "Replayer",
+    "add_replay_arguments",
+    "replay",
+    "run_replay",
+]
 
 INPUTS = frozenset(
     {
@@ -49,6 +59,7 @@ INPUTS = frozenset(
         Kind.MARKET_STALE,
         Kind.TRADING_STATE,
         Kind.TIMER,
+        Kind.RESTART,
     }
 )
 
@@ -69,6 +80,8 @@ class ReplayResult:
     inputs: int
     decisions: int  # compared and equal
     divergence: Divergence | None
+    # Decisions replayed past the journal's end: a crash's lost tail (0 for a clean close).
+    trailing: int = 0
 
     @property
     def identical(self) -> bool:
@@ -81,28 +94,38 @@ class _ReplayClock:
 
     def __init__(self, start_ns: int) -> None:
         self.now = start_ns
-        self.timers: dict[int, Callable[[], None]] = {}
+        self.timers: dict[int, _ReplayTimer] = {}
 
     def now_ns(self) -> int:
         return self.now
 
     def call_at(self, ts_ns: int, callback: Callable[[], None]) -> _ReplayTimer:
-        timer = _ReplayTimer(callback)
-        self.timers[len(self.timers) + 1] = timer.run
+        timer = _ReplayTimer(ts_ns, callback)
+        self.timers[len(self.timers) + 1] = timer
         return timer
+
+    def pending(self) -> list[_ReplayTimer]:
+        """Timers set and neither fired nor cancelled, in the order they were set."""
+        return [t for t in self.timers.values() if not t.fired and not t.cancelled]
 
 
 class _ReplayTimer:
-    def __init__(self, callback: Callable[[], None]) -> None:
+    def __init__(self, ts_ns: int, callback: Callable[[], None]) -> None:
+        self.ts_ns = ts_ns
         self.callback = callback
         self.cancelled = False
+        self.fired = False
+        self.live: Timer | None = None  # once recovery has handed it to a live clock
 
     def cancel(self) -> None:
         self.cancelled = True
+        if self.live is not None:
+            self.live.cancel()
 
     def run(self) -> None:
         if self.cancelled:
             raise ReplayError("the journal says a timer fired that the replay had cancelled")
+        self.fired = True
         self.callback()
 
 
@@ -160,72 +183,115 @@ class _Decisions:
     def set_meta(self, items: Mapping[str, str]) -> None:
         pass
 
+    ids_uncommitted = 0  # nothing to lose: the replay's ids are the journal's
+
+    def flush(self) -> None:
+        pass
+
 
 def _key(r: Record) -> tuple[str, int, str | None, str | None, str]:
     return (r.kind.value, r.ts_ns, r.parent, r.child, r.body)
 
 
-def replay(path: Path) -> ReplayResult:
-    """Replay the journal at ``path``; raises :class:`ReplayError` if it cannot be."""
-    v = verify(path)
-    if not v.ok:
-        raise ReplayError(f"{path} is damaged after record {v.last_good_seq}: {v.problem}")
-    meta = read_meta(path)
-    if "engine_config" not in meta or "run_tag" not in meta:
-        raise ReplayError(f"{path} has no engine configuration: it was not written by an engine")
-    cfg = EngineConfig.model_validate_json(meta["engine_config"])
-    records = read_records(path)
-    first = next(records, None)
-    if first is None:
-        return ReplayResult(0, 0, None)
-    clock = _ReplayClock(first.ts_ns)
-    decisions = _Decisions()
-    engine = Engine(
-        cfg,
-        clock,
-        _NoVenue(),
-        _NoOms(),
-        run_tag=meta["run_tag"],
-        journal=decisions,  # type: ignore[arg-type]
-    )
-    expected: list[Record] = []
-    inputs = 0
-    compared = 0
+class Replayer:
+    """A fresh engine fed a journal's inputs, its decisions compared with the journal's as it
+    goes (:func:`replay` runs it to the end; recovery, engine/recovery.py, takes the engine it
+    leaves). A ``restart`` record lets through the decisions the rebuild before it made beyond
+    the journal (a crash's lost tail, re-derived); those after the journal's last record are
+    :attr:`trailing`."""
 
-    def check() -> Divergence | None:
-        nonlocal compared
-        made = decisions.made
-        while compared < len(made) and compared < len(expected):
-            want, got = expected[compared], made[compared]
+    def __init__(self, path: Path) -> None:
+        v = verify(path)
+        if not v.ok:
+            raise ReplayError(f"{path} is damaged after record {v.last_good_seq}: {v.problem}")
+        meta = read_meta(path)
+        if "engine_config" not in meta or "run_tag" not in meta:
+            raise ReplayError(f"{path} has no engine configuration: no engine wrote it")
+        self.path = path
+        self.cfg = EngineConfig.model_validate_json(meta["engine_config"])
+        self.run_tag = meta["run_tag"]
+        self.records: list[Record] = []  # the journal's, as read
+        self.clock = _ReplayClock(0)
+        self.decisions = _Decisions()
+        self.engine = Engine(
+            self.cfg,
+            self.clock,
+            _NoVenue(),
+            _NoOms(),
+            run_tag=self.run_tag,
+            journal=self.decisions,  # type: ignore[arg-type]
+        )
+        self.inputs = 0
+        self._expected: list[Record] = []
+        self._i = 0  # next expected decision to compare
+        self._j = 0  # next made decision to compare
+
+    def run(self) -> ReplayResult:
+        first = True
+        for r in read_records(self.path):
+            self.records.append(r)
+            if first:
+                self.clock.now = r.ts_ns
+                first = False
+            if r.kind not in INPUTS:
+                self._expected.append(r)
+                continue
+            if r.kind is Kind.RESTART:
+                d = self._compare()
+                if d is not None:
+                    return ReplayResult(self.inputs, self._i, d)
+                lost = int(r.value()["trailing"])
+                if len(self.decisions.made) - self._j != lost:
+                    made = len(self.decisions.made) - self._j
+                    return ReplayResult(
+                        self.inputs,
+                        self._i,
+                        Divergence(
+                            r.seq,
+                            f"restart after {lost} decisions the journal had lost",
+                            f"{made} decisions past the journal's before the restart",
+                        ),
+                    )
+                self._j += lost
+                self.inputs += 1
+                self.clock.now = r.ts_ns
+                self.engine.on_restart(lost, r.value()["committed_ids"])
+                d = self._compare()
+                if d is not None:
+                    return ReplayResult(self.inputs, self._i, d)
+                continue
+            self.inputs += 1
+            self.clock.now = r.ts_ns
+            _feed(self.engine, self.clock, r)
+            d = self._compare()
+            if d is not None:
+                return ReplayResult(self.inputs, self._i, d)
+        d = self._compare()
+        if d is None and self._i < len(self._expected):
+            r = self._expected[self._i]
+            d = Divergence(r.seq, _show(_key(r)), "(nothing: the replay decided no more)")
+        return ReplayResult(self.inputs, self._i, d, trailing=len(self.decisions.made) - self._j)
+
+    @property
+    def trailing(self) -> list[tuple[str, int, str | None, str | None, str]]:
+        """Decisions the replay made past the journal's last: what a crash lost (or nothing,
+        for a journal closed cleanly)."""
+        return self.decisions.made[self._j :]
+
+    def _compare(self) -> Divergence | None:
+        made, expected = self.decisions.made, self._expected
+        while self._i < len(expected) and self._j < len(made):
+            want, got = expected[self._i], made[self._j]
             if _key(want) != got:
                 return Divergence(want.seq, _show(_key(want)), _show(got))
-            compared += 1
+            self._i += 1
+            self._j += 1
         return None
 
-    for r in _chain(first, records):
-        if r.kind not in INPUTS:
-            expected.append(r)
-            continue
-        inputs += 1
-        clock.now = r.ts_ns
-        _feed(engine, clock, r)
-        d = check()
-        if d is not None:
-            return ReplayResult(inputs, compared, d)
-    d = check()
-    if d is None and len(decisions.made) != len(expected):
-        if len(expected) > compared:
-            r = expected[compared]
-            d = Divergence(r.seq, _show(_key(r)), "(nothing: the replay decided no more)")
-        else:
-            extra = decisions.made[compared]
-            d = Divergence(0, "(nothing: the journal ends)", _show(extra))
-    return ReplayResult(inputs, compared, d)
 
-
-def _chain(first: Record, rest: Iterator[Record]) -> Iterator[Record]:
-    yield first
-    yield from rest
+def replay(path: Path) -> ReplayResult:
+    """Replay the journal at ``path``; raises :class:`ReplayError` if it cannot be."""
+    return Replayer(path).run()
 
 
 def _feed(engine: Engine, clock: _ReplayClock, r: Record) -> None:
@@ -234,7 +300,7 @@ def _feed(engine: Engine, clock: _ReplayClock, r: Record) -> None:
         timer = clock.timers.get(int(r.value()["id"]))
         if timer is None:
             raise ReplayError(f"record {r.seq}: timer {r.body} was never set in the replay")
-        timer()
+        timer.run()
         return
     value: Any = r.value()
     if kind is Kind.MARKET:
@@ -291,6 +357,11 @@ def run_replay(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     d = result.divergence
     if d is None:
         out.write("identical\n")
+        if result.trailing:
+            out.write(
+                f"(the replay decided {result.trailing} more after the journal's last record: "
+                "it ended without a clean close, and those were lost with its last commit)\n"
+            )
         return 0
     out.write(f"first divergence at record {d.seq}:\n  journal: {d.expected}\n  replay:  {d.got}\n")
     return 1

@@ -376,7 +376,11 @@ class Exchange:
         if o is None:
             s._emit(unknown_order_status(req, exec_id=self._new_exec_id(), ts=self._now()))
             return
-        self._report(s, o, ExecType.ORDER_STATUS)
+        # Under its latest ClOrdID, with the one before as OrigClOrdID (41), as FIX reports an
+        # order that was cancelled or replaced: an asker who lost track of the cancel (a
+        # restart) still knows which order it is.
+        orig = o.history[-2] if len(o.history) > 1 else None
+        self._report(s, o, ExecType.ORDER_STATUS, orig=orig)
 
     def _rekey(self, o: _Order, new_id: str) -> None:
         # Old ClOrdIDs keep pointing at the order, so a late status request still resolves.

@@ -51,6 +51,7 @@ from engine.journal import Kind, read_records, verify
 from engine.orders import ChildState
 from engine.paper import PAPER_DAILY_VOLUME, PAPER_FLOW, QUICKFIX, stale_after_s
 from engine.parent_events import ParentCancel, ParentOrder, ParentReplace
+from engine.replay import replay
 from tests.kit.fix_client import free_port
 
 SYMBOL = "XYZ"
@@ -452,6 +453,12 @@ async def test_replace_up_and_down(rig: Rig) -> None:
             if isinstance(got, ParentReport) and got.report.exec_type is ExecType.TRADE:
                 reports.append(got)
                 continue
+            if isinstance(got, ParentReport) and got.report.exec_type is ExecType.PENDING_REPLACE:
+                # Below what the working children may still fill: pending until they are done.
+                assert got.report.cl_ord_id == req.cl_ord_id
+                assert got.report.orig_cl_ord_id == current
+                reports.append(got)
+                continue
             if isinstance(got, ParentReport):
                 reports.append(got)
                 if got.report.exec_type is ExecType.REPLACED:
@@ -701,3 +708,53 @@ async def test_oms_session_down_while_the_parent_fills_loses_no_report(tmp_path:
             r.exec_id for r in rig.engine.reports[parent.id]
         ]
         assert _check_fill_accounting(rig, order, reports) == reports[-1].report.cum_qty > 0
+
+
+@pytest.mark.asyncio
+async def test_a_restart_mid_parent_recovers_from_the_journal_and_finishes_it(
+    tmp_path: Path,
+) -> None:
+    # The engine stops mid-parent without draining (its children left at the venue, its FIX
+    # sessions dropped), and a new daemon starts on the same configuration: the same journal,
+    # the same QuickFIX stores. It rebuilds the parent from the journal, asks the venue about
+    # its children at the logon, and finishes the parent: the OMS's fills are the exchange's,
+    # each once, and no ClOrdID reaches the venue twice.
+    async with paper_rig(tmp_path) as rig:
+        # 20 simulated minutes: the restart's logons take a few wall seconds, 300x as many
+        # simulated ones.
+        order = rig.order(qty=20_000, minutes=20, strategy=FILLING)
+        assert rig.oms.send_parent(order)
+        reports = [await rig.report()]
+        await rig.collect(
+            reports,
+            wall_s=rig.wall_budget(20),
+            until=lambda p: len(_trades([*reports, p])) >= 3,
+        )
+        old = rig.daemon
+        parent_id = old.engine.parent_by_clordid(order.cl_ord_id).id  # type: ignore[union-attr]
+        old.engine.clock.stop()  # the old engine is gone: its timers do nothing
+        await old.venue.stop()
+        await old.oms.stop()
+        old.loop_lag.stop()
+        assert old.journal is not None
+        await asyncio.to_thread(old.journal.close)
+        new = Daemon(old.cfg, rig.clock)
+        try:
+            assert new.recovery is not None and new.recovery.decisions > 0
+            rig.daemon = new
+            _watch_resends(rig)
+            await new.start()
+            await new.venue.wait_logged_on(15)
+            await new.oms.wait_logged_on(timeout=15)
+            await rig.collect(reports, wall_s=rig.wall_budget(20))
+            parent = new.engine.parents[parent_id]
+            assert parent.state.value == "filled", parent.state
+            assert _check_fill_accounting(rig, order, reports) == order.qty
+            assert parent.live_children == [] and rig.exchange_live(parent) == []
+            assert rig.resent_while_live == []
+            kinds = [r.kind for r in read_records(new.journal.path)]  # type: ignore[union-attr]
+            assert kinds.count(Kind.RESTART) == 1
+        finally:
+            await new.shutdown()
+        result = replay(new.journal.path)  # type: ignore[union-attr]
+        assert result.divergence is None, result.divergence
