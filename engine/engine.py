@@ -86,9 +86,9 @@ _M = TypeVar("_M", bound=Callable[..., Any])
 log = structlog.get_logger("unwind.engine")
 
 VERDICTS_KEPT = 100  # latest gate non-approvals kept per parent
-# ClOrdIDs (children, their cancels, gate runs) that may be used before the journal has
-# committed them; recovery asks the venue about this many past a parent's last committed id.
-IDS_IN_FLIGHT = 32
+# ClOrdIDs (children and their cancels) that may be used before the journal has committed
+# them; recovery asks the venue about this many past a parent's last committed id.
+IDS_IN_FLIGHT = 64
 _REGIME_HISTORY = 64  # bars (and observations of our fills) a detector keeps
 _PARENT_STATUS = {
     ParentState.PENDING_NEW: OrdStatus.PENDING_NEW,
@@ -210,11 +210,15 @@ class Engine:
 
     def new_child_id(self, parent: ParentExecutor) -> str:
         j = self.journal
-        if j is not None and j.ids_uncommitted >= IDS_IN_FLIGHT:
+        if j is not None:
             # Recovery asks the venue about the ids a crash may have lost, up to this many
-            # past the last committed one: never let more be in flight (rare: a commit
-            # is due every flush interval).
-            j.flush()
+            # past the last committed one: never let more be in flight. Half way, the writer
+            # is asked to commit early (no wait); at the bound the loop waits for it.
+            uncommitted = j.ids_uncommitted
+            if uncommitted >= IDS_IN_FLIGHT:
+                j.flush()
+            elif uncommitted >= IDS_IN_FLIGHT // 2:
+                j.commit_soon()
         parent.ids_issued += 1
         return f"{parent.id}-{parent.ids_issued}"
 

@@ -803,9 +803,10 @@ class ParentExecutor:
         else:
             ttl = max(min(ttl, bucket_end - now, self.end_ns - now), 1)
             life = ttl + round(cfg.cancel_allowance_s * NS)
-        # The id first: the gate checks it was never used (ids that a denial leaves unused
-        # are gaps in the sequence, nothing more).
-        cl_ord_id = self.ctx.new_child_id(self)
+        # The id the child will have: the gate checks it was never used. It is taken only if
+        # the child goes out, so a denial uses up no id (recovery asks the venue about the
+        # ids a crash may have used: they are only children's and cancels').
+        cl_ord_id = f"{self.id}-{self.ids_issued + 1}"
         view = self._gate_view(now, life, cl_ord_id, intent.price)
         qty, verdicts = run_gate(view, intent.qty)
         qty = qty // self.lot * self.lot
@@ -813,6 +814,8 @@ class ParentExecutor:
         if qty <= 0:
             self._held_back = self._until_room(now, view, verdicts[-1].check if verdicts else "")
             return False
+        if self.ctx.new_child_id(self) != cl_ord_id:  # nothing in between may take an id
+            raise RuntimeError(f"{self.id}: the child's id {cl_ord_id} was taken meanwhile")
         display = intent.display_qty
         if display is not None:
             display = min(display, qty)

@@ -103,10 +103,10 @@ class Kind(enum.StrEnum):
     RESTART = "restart"
 
 
-# Records that use up a ClOrdID of a parent's sequence (a gate run names the id its child
-# would have): recovery asks the venue about the ids a crash may have lost, so their number
-# in flight is bounded (engine.engine.IDS_IN_FLIGHT).
-ID_KINDS = frozenset({Kind.VERDICTS, Kind.CHILD, Kind.CANCEL})
+# Records that use up a ClOrdID of a parent's sequence (a gate run only names the id its
+# child would have): recovery asks the venue about the ids a crash may have lost, so their
+# number in flight is bounded (engine.engine.IDS_IN_FLIGHT).
+ID_KINDS = frozenset({Kind.CHILD, Kind.CANCEL})
 
 
 class JournalError(RuntimeError):
@@ -144,6 +144,13 @@ def _chain(prev: int, kind: str, body: str) -> int:
 
 
 _STOP = object()
+_NOW = object()  # commit what is queued without waiting for the interval
+_MAX_BATCH = 5_000  # records per commit at most: a commit's time stays short
+_INSERT_BATCH = """
+INSERT INTO events (seq, ts_ns, kind, parent, child, body, chain)
+SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6
+FROM json_each(?)
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +210,7 @@ class Journal:
         self._failed: Exception | None = None
         self._closed = False
         self.records = 0  # queued so far (this process)
+        self._nudged = False
         self.ids_queued = 0  # of them, records that use up a ClOrdID (ID_KINDS)
         self.ids_committed = 0
         self.dropped = 0  # not recorded: after a failure or the close
@@ -247,6 +255,13 @@ class Journal:
         self._queue.put(_Meta(dict(items)))
         self.flush()
 
+    def commit_soon(self) -> None:
+        """Ask the writer to commit what is queued now rather than at the interval, without
+        waiting for it (once until that commit)."""
+        if not self._nudged:
+            self._nudged = True
+            self._queue.put(_NOW)
+
     def flush(self, timeout_s: float = 10.0) -> None:
         """Wait until everything queued so far is committed."""
         done = threading.Event()
@@ -284,22 +299,26 @@ class Journal:
             batch: list[tuple[object, ...]] = []
             waiters: list[threading.Event] = []
             stop = False
+            # Group commit: gather until the interval since the last commit has passed, a
+            # batch is full, or someone waits. Under a steady stream the queue is never empty,
+            # so the interval must end a batch by itself, or commits would wait for a lull.
+            deadline = last_commit + self.flush_interval_s
             while True:
                 if item is _STOP:
                     stop = True
-                elif isinstance(item, _Meta):
-                    batch.append(item)
-                elif isinstance(item, threading.Event):
-                    waiters.append(item)
-                else:
-                    batch.append(item)  # type: ignore[arg-type]
+                    break
+                if item is _NOW:
+                    break
+                if isinstance(item, threading.Event):
+                    waiters.append(item)  # everything queued before it is in the batch
+                    break
+                batch.append(item)  # type: ignore[arg-type]
+                if len(batch) >= _MAX_BATCH or time.monotonic() >= deadline:
+                    break
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
-                    if waiters or stop:
-                        break
-                    # Group commit: gather what arrives until the interval since the last one.
-                    wait = last_commit + self.flush_interval_s - time.monotonic()
+                    wait = deadline - time.monotonic()
                     if wait <= 0:
                         break
                     try:
@@ -314,6 +333,7 @@ class Journal:
                     self._failed = exc
                     if self.on_error is not None:
                         self.on_error(exc)
+                self._nudged = False
                 self.write_seconds.append(time.perf_counter() - t0)
                 self.write_cpu_s += time.thread_time() - c0
                 last_commit = time.monotonic()
@@ -345,7 +365,11 @@ class Journal:
         db = self._db
         db.execute("BEGIN")
         try:
-            db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            # One statement for the whole batch: SQLite unpacks it (json_each) with the GIL
+            # released once. executemany released and re-took the GIL for every row, and each
+            # re-take waits out the loop's switch interval: under a busy loop a batch of
+            # thousands took seconds and commits stopped.
+            db.execute(_INSERT_BATCH, (json.dumps(rows, separators=(",", ":")),))
             if meta:
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
             db.execute("COMMIT")

@@ -52,7 +52,9 @@ def child_trail(path: Path, cl_ord_id: str) -> dict[str, Any]:
                 break
             if r.kind is Kind.PLAN:
                 plan = r
-    gate = next((r for r in own if r.kind is Kind.VERDICTS and r.seq < sent.seq), None)
+    # The gate's run that let it out: the last one on its id (denials before it named the id too).
+    runs = [r for r in own if r.kind is Kind.VERDICTS and r.seq < sent.seq]
+    gate = runs[-1] if runs else None
     trail: dict[str, Any] = {
         "child": cl_ord_id,
         "parent": parent,
