@@ -575,8 +575,10 @@ class Engine:
                 # A cancel the engine lost track of (a restart) is now known as the child's.
                 self._children[event.cl_ord_id] = child
                 self._probe_answered(event.cl_ord_id)
-        if child is None:
+        if child is None and event.cl_ord_id in self._probing:
             child = self._adopt(event)
+            if child is None:
+                return  # an id the crash never used (or the venue refused): nothing to count
         if child is None:
             log.warning(
                 "report for an unknown child",
