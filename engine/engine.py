@@ -929,28 +929,8 @@ class Engine:
     def _cancel_parent(self, cmd: ParentCancel) -> None:
         parent = self._by_clordid.get(cmd.orig_cl_ord_id)
         if parent is None or parent.state.final:
-            log.info(
-                "parent cancel refused",
-                parent=None if parent is None else parent.id,
-                cl_ord_id=cmd.cl_ord_id,
-                orig_cl_ord_id=cmd.orig_cl_ord_id,
-                session=cmd.session,
-            )
-            self.oms.send_cancel_reject(
-                cmd.session,
-                CancelReject(
-                    cmd.cl_ord_id,
-                    cmd.orig_cl_ord_id,
-                    None if parent is None else parent.id,
-                    None if parent is None else _PARENT_STATUS[parent.state],
-                    "cancel",
-                    "unknown order"
-                    if parent is None
-                    else f"too late: parent is {parent.state.value}",
-                    self.clock.now_ns(),
-                    self.clock.now_ns(),
-                ),
-            )
+            why = "unknown order" if parent is None else f"too late: parent is {parent.state.value}"
+            self._refuse(parent, cmd, "cancel", why)
             return
         self.cancel_parent(parent, cmd.cl_ord_id)
 
@@ -1031,9 +1011,19 @@ class Engine:
         parent.decide(now)
 
     def _refuse_replace(self, parent: ParentExecutor | None, cmd: ParentReplace, text: str) -> None:
+        self._refuse(parent, cmd, "replace", text)
+
+    def _refuse(
+        self,
+        parent: ParentExecutor | None,
+        cmd: ParentCancel | ParentReplace,
+        response_to: str,
+        text: str,
+    ) -> None:
+        """An OMS cancel or replace refused: an OrderCancelReject saying why."""
         now = self.clock.now_ns()
         log.info(
-            "parent replace refused",
+            f"parent {response_to} refused",
             parent=None if parent is None else parent.id,
             cl_ord_id=cmd.cl_ord_id,
             orig_cl_ord_id=cmd.orig_cl_ord_id,
@@ -1047,7 +1037,7 @@ class Engine:
                 cmd.orig_cl_ord_id,
                 None if parent is None else parent.id,
                 None if parent is None else _PARENT_STATUS[parent.state],
-                "replace",
+                response_to,
                 text,
                 now,
                 now,
