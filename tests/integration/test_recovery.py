@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import random
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from adapters.fixsim.faults import FaultConfig
 from adapters.sim.config import MarketConfig
 from engine.clock import NS
 from engine.config import EngineConfig, SymbolConfig
-from engine.journal import Journal, Kind, read_records, verify
+from engine.journal import Journal, Kind, cut_after, read_records, verify
 from engine.parent_events import ParentOrder
 from engine.recovery import RecoveryError, recover
 from engine.replay import replay
@@ -62,11 +61,7 @@ def _crash_and_recover(tmp_path: Path, seed: int) -> tuple[SimSession, int, int]
     s.run_for(rng.uniform(20, 700))  # the crash comes at a seeded moment
     journal.close()
     lost = rng.choice([0, 1, 5, 20, 60])  # the last commit's records, gone with the crash
-    db = sqlite3.connect(path)
-    with db:
-        (last,) = db.execute("SELECT max(seq) FROM events").fetchone()
-        db.execute("DELETE FROM events WHERE seq > ?", (last - lost,))
-    db.close()
+    cut_after(path, verify(path).last_good_seq - lost)
     s.engine.clock.stop()  # the dead engine's timers do nothing
     journal = Journal(path, flush_interval_s=0)
     r = recover(journal, CFG, clock=s.clock, venue=s.venue, oms=s.oms)

@@ -125,9 +125,13 @@ def test_a_damaged_journal_is_not_replayed(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     _journaled_session(path, 12)
     db = sqlite3.connect(path)
-    db.execute("DELETE FROM events WHERE seq = 100")
+    (first,) = db.execute(
+        "SELECT first_seq FROM blocks WHERE first_seq <= 100 AND last_seq >= 100"
+    ).fetchone()
+    assert db.execute("SELECT count(*) FROM blocks WHERE first_seq > 100").fetchone()[0] > 0
+    db.execute("DELETE FROM blocks WHERE first_seq = ?", (first,))
     db.commit()
     db.close()
-    with pytest.raises(ReplayError, match="damaged after record 99"):
+    with pytest.raises(ReplayError, match=f"damaged after record {first - 1}"):
         replay(path)
     assert main(["replay", "--journal", str(path)]) == 2

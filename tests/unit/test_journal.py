@@ -15,7 +15,15 @@ from adapters.sim.config import MarketConfig
 from engine.clock import NS
 from engine.config import EngineConfig, SymbolConfig
 from engine.events import NewOrder, OrderType, TimeInForce, Trade
-from engine.journal import SCHEMA_VERSION, Journal, JournalError, Kind, read_records, verify
+from engine.journal import (
+    SCHEMA_VERSION,
+    Journal,
+    JournalError,
+    Kind,
+    cut_after,
+    read_records,
+    verify,
+)
 from engine.parent_events import ParentOrder
 from engine.simrun import SimSession, check_invariants
 from risk.states import Scope
@@ -37,10 +45,12 @@ def _tamper(path: Path, statement: str) -> None:
 
 
 def _write(path: Path, n: int) -> None:
-    j = Journal(path, flush_interval_s=0)
+    # One commit per pair: the blocks hold records 1..2, 3..4, ... (tampering targets them).
+    j = Journal(path, flush_interval_s=60)
     for i in range(n):
         j.record(Kind.MARKET, i, _trade(i))
         j.record(Kind.NOTE, i, parent="P", data={"event": "plan", "i": i})
+        j.flush()
     j.close()
 
 
@@ -80,15 +90,16 @@ def test_a_synced_record_is_committed_when_record_returns(tmp_path: Path) -> Non
 def test_a_changed_record_is_found_and_the_last_good_one_named(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     _write(path, 20)
-    _tamper(path, "UPDATE events SET body = replace(body, '500007', '500008') WHERE seq = 15")
+    # Record 15 (trade 7) is in the block of records 15..16.
+    _tamper(path, "UPDATE blocks SET records = replace(records, '500007', '500008')")
     v = verify(path)
-    assert not v.ok and v.last_good_seq == 14 and "record 15" in v.problem
+    assert not v.ok and v.last_good_seq == 14 and "records 15..16" in v.problem
 
 
 def test_missing_records_are_found(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     _write(path, 20)
-    _tamper(path, "DELETE FROM events WHERE seq IN (7, 8)")
+    _tamper(path, "DELETE FROM blocks WHERE first_seq = 7")
     v = verify(path)
     assert not v.ok and v.last_good_seq == 6 and "7..8 missing" in v.problem
 
@@ -215,9 +226,11 @@ def test_the_journal_command_verifies_and_shows_a_childs_trail(
     lines = capsys.readouterr().out.splitlines()
     assert [ln.split("\t")[2] for ln in lines] == ["verdicts", "child"]
     assert '"why":"behind plan"' in lines[1]
-    _tamper(path, "UPDATE events SET body = '{}' WHERE seq = 2")
+    _tamper(path, "UPDATE blocks SET records = replace(records, 'behind plan', 'ahead')")
     assert main(["journal", "verify", str(path)]) == 1
-    assert "record 2 does not match the chain" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "do not match the chain" in err
+    assert "last good #0" in out or "last good #1" in out  # the block holding record 2 goes
 
 
 def _break(j: Journal) -> None:
@@ -295,7 +308,7 @@ def test_cutting_a_damaged_journal_keeps_the_good_records_and_the_whole_file_asi
 
     path = tmp_path / "j.sqlite"
     _write(path, 20)
-    _tamper(path, "UPDATE events SET body = '{}' WHERE seq = 31")
+    _tamper(path, "UPDATE blocks SET records = '[]' WHERE first_seq = 31")
     assert main(["journal", "cut", str(path), "--after", "30"]) == 0
     out = capsys.readouterr().out
     assert "kept records 1..30" in out and "OK" in out
@@ -304,7 +317,7 @@ def test_cutting_a_damaged_journal_keeps_the_good_records_and_the_whole_file_asi
     aside = list(tmp_path.glob("j.sqlite.damaged-*"))
     assert len(aside) == 1 and verify(aside[0]).last_good_seq == 30  # the whole file, as it was
     kept = sqlite3.connect(aside[0])
-    assert kept.execute("SELECT count(*) FROM events").fetchone()[0] == 40
+    assert kept.execute("SELECT max(last_seq) FROM blocks").fetchone()[0] == 40
     kept.close()
     # Appending continues the chain from the last good record.
     j = Journal(path, flush_interval_s=0)
@@ -320,7 +333,7 @@ def test_the_daemon_refuses_a_damaged_journal_and_names_the_cut(tmp_path: Path) 
 
     path = tmp_path / "j.sqlite"
     _write(path, 10)
-    _tamper(path, "DELETE FROM events WHERE seq = 5")
+    _tamper(path, "DELETE FROM blocks WHERE first_seq = 5")
     cfg = DaemonConfig(
         engine=EngineConfig(symbols={"XYZ": SymbolConfig(daily_volume=6_000_000)}),
         venue=VenueSettings(settings=QUICKFIX / "engine-venue.cfg", data_dir=tmp_path / "v"),
@@ -374,3 +387,38 @@ def test_a_steady_stream_is_still_committed_every_interval(tmp_path: Path) -> No
     commits = j.commits
     j.close()
     assert commits >= 3, f"{commits} commits in a second of stream ({i} records)"
+
+
+def test_a_cut_inside_a_good_block_keeps_its_head_and_a_damaged_block_goes_whole(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    _write(path, 20)  # blocks 1..2, 3..4, ...: odd records trades, even ones notes of P
+    cut_after(path, 31)
+    v = verify(path)
+    assert v.ok and v.last_good_seq == 31
+    assert [r.seq for r in read_records(path, parent="P")][-1] == 30  # 32 went with the cut
+    assert [r.kind for r in read_records(path)][-1] is Kind.MARKET
+    # A block that fails its chain is never rewritten: that would bless what it holds.
+    _tamper(path, "UPDATE blocks SET records = replace(records, '500005', '500006')")
+    assert verify(path).last_good_seq == 10
+    with pytest.raises(ValueError, match="inside a damaged block that begins at 11: cut after 10"):
+        cut_after(path, 11)
+    cut_after(path, 10)
+    assert verify(path).ok and verify(path).records == 10
+
+
+def test_the_events_view_shows_one_row_per_record_for_people(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    _write(path, 3)
+    db = sqlite3.connect(path)
+    rows = db.execute("SELECT seq, kind, parent, body->>'i' FROM events ORDER BY seq").fetchall()
+    db.close()
+    assert rows == [
+        (1, "market", None, None),
+        (2, "note", "P", 0),
+        (3, "market", None, None),
+        (4, "note", "P", 1),
+        (5, "market", None, None),
+        (6, "note", "P", 2),
+    ]
