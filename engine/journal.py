@@ -52,14 +52,18 @@ from typing import Any, Literal
 import orjson
 
 from engine.journal_codec import (
+    TYPES,
     JournalCodecError,
-    body,
+    check_value,
     decode,
     dumps,
     dumps_bytes,
     extra,
     field_lists,
+    record_body,
 )
+
+VALUE_TYPES = frozenset(TYPES.values())
 
 __all__ = [
     "ID_KINDS",
@@ -92,8 +96,9 @@ CREATE TABLE IF NOT EXISTS refs (
 );
 CREATE INDEX IF NOT EXISTS refs_child ON refs (child) WHERE child IS NOT NULL;
 CREATE INDEX IF NOT EXISTS refs_parent ON refs (parent) WHERE parent IS NOT NULL;
-CREATE VIEW IF NOT EXISTS events (seq, ts_ns, kind, parent, child, body) AS
-    SELECT b.first_seq + r.key, r.value->>0, r.value->>1, r.value->>2, r.value->>3, r.value->4
+CREATE VIEW IF NOT EXISTS events (seq, ts_ns, kind, parent, child, value, data) AS
+    SELECT b.first_seq + r.key, r.value->>0, r.value->>1, r.value->>2, r.value->>3,
+           r.value->4, r.value->5
     FROM blocks AS b, json_each(b.records) AS r;
 """
 
@@ -265,10 +270,13 @@ class Journal:
                 raise JournalError(f"the journal {why}")
             self.dropped += 1  # trading is halted by then (on_error); counted, not raised
             return
+        if value is not None and type(value) not in VALUE_TYPES:
+            check_value(value)  # raises: a value the journal would only store as text
         self.records += 1
         if kind in ID_KINDS:
             self.ids_queued += 1
-        self._pending.append((kind, ts_ns, parent, child, value, data))
+        # As the block stores it: the writer encodes the tuples as they are.
+        self._pending.append((ts_ns, kind, parent, child, value, data))
         if sync:
             self.flush()
         elif not self.flush_interval_s:
@@ -340,7 +348,7 @@ class Journal:
             self._wake.clear()
             items = self._take()
             waiters: list[threading.Event] = []
-            batch: list[object] = []
+            batch: list[object] = []  # records and meta rows
             for item in items:
                 if item is _STOP:
                     stop = True
@@ -353,7 +361,7 @@ class Journal:
                     break
                 t0, c0 = time.perf_counter(), time.thread_time()
                 try:
-                    self._write(batch[start : start + _MAX_BATCH])  # type: ignore[arg-type]
+                    self._write(batch[start : start + _MAX_BATCH])
                 except Exception as exc:  # reported once; every later write is refused
                     self._failed = exc
                     if self.on_error is not None:
@@ -365,25 +373,15 @@ class Journal:
             for w in waiters:
                 w.set()
 
-    def _write(self, batch: list[tuple[object, ...]]) -> None:
-        # Runs for every record and holds the GIL the loop needs: kept to the bone. The block
-        # is encoded in one call of json's C encoder and inserted as one row; per-record text,
-        # CRCs and rows cost the loop a third of its throughput.
-        recs: list[tuple[object, ...]] = []
-        add = recs.append
-        refs: set[tuple[object, object]] = set()
-        meta = []
-        ids = 0
-        for item in batch:
-            if isinstance(item, _Meta):
-                meta.extend(item.items.items())
-                continue
-            kind, ts_ns, parent, child, value, data = item
-            if kind in ID_KINDS:
-                ids += 1
-            if parent is not None or child is not None:
-                refs.add((parent, child))
-            add((ts_ns, kind, parent, child, data if value is None else body(value, data)))
+    def _write(self, items: list[object]) -> None:
+        # Holds the GIL the loop needs, so no Python runs per record but what must: the
+        # records go through orjson as the loop queued them (a value becomes its positional
+        # body in the encoder's hook) and the block is one row.
+        recs = [it for it in items if type(it) is tuple]
+        meta = [kv for it in items if isinstance(it, _Meta) for kv in it.items.items()]
+        ids = sum(1 for r in recs if r[1] in ID_KINDS)  # type: ignore[index]
+        refs = {(r[2], r[3]) for r in recs}  # type: ignore[index]
+        refs.discard((None, None))
         db = self._db
         first = self._seq + 1
         chain = self._chain
@@ -397,7 +395,7 @@ class Journal:
                     (first, first + len(recs) - 1, raw.decode(), chain),
                 )
                 if refs:
-                    db.execute(_INSERT_REFS, (first, dumps(list(refs))))
+                    db.execute(_INSERT_REFS, (first, dumps_bytes(list(refs)).decode()))
             if meta:
                 db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta)
             db.execute("COMMIT")
@@ -452,11 +450,11 @@ def _records_of(first: int, text: str) -> list[tuple[int, int, str, Any, Any, st
     (a JSONDecodeError included) for a block that does not read as one."""
     out = []
     for i, rec in enumerate(orjson.loads(text)):
-        if not isinstance(rec, list) or len(rec) != 5:
-            raise ValueError(f"record {first + i} is not [ts_ns, kind, parent, child, body]")
-        ts, kind, parent, child, value = rec
-        # The text a body had when it was written: what replay compares with its own.
-        out.append((first + i, ts, kind, parent, child, dumps(value)))
+        if not isinstance(rec, list) or len(rec) != 6:
+            raise ValueError(f"record {first + i} is not [ts_ns, kind, parent, child, value, data]")
+        ts, kind, parent, child, value, data = rec
+        # The text encode() gives the body: what replay compares with its own.
+        out.append((first + i, ts, kind, parent, child, record_body(value, data)))
     return out
 
 

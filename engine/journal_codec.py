@@ -41,6 +41,7 @@ __all__ = [
     "TYPES",
     "JournalCodecError",
     "body",
+    "check_value",
     "decode",
     "dumps",
     "dumps_bytes",
@@ -49,6 +50,7 @@ __all__ = [
     "field_lists",
     "named",
     "plain_json",
+    "record_body",
 ]
 
 TYPES: dict[str, type] = {
@@ -172,21 +174,48 @@ def plain_json(v: object) -> object:
     return str(v)
 
 
+def _positional(v: object) -> object:
+    # orjson's hook for what it does not encode itself: a journaled value (every dataclass
+    # comes here, OPT_PASSTHROUGH_DATACLASS) becomes its positional body, anything else as
+    # plain_json says. The writer passes whole records through orjson in one call, so this is
+    # the only Python that runs per value.
+    spec = _POSITIONAL.get(type(v))
+    if spec is None:
+        return plain_json(v)
+    return [spec[0], *spec[1](v)]
+
+
+_POSITIONAL = {cls: (cls.__name__, spec[1]) for cls, spec in _GETTERS.items()}
 # orjson, not json: the writer encodes every record while holding the GIL the loop needs, and
 # orjson does it in a sixth of the time. Its text is compact JSON; non-string keys become
 # strings and NaN becomes null, as every reader and the replay's own encoding see alike.
-_OPTIONS = orjson.OPT_NON_STR_KEYS
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def dumps_bytes(value: object) -> bytes:
-    """``value`` as compact UTF-8 JSON (the journal's one encoding)."""
-    return orjson.dumps(value, default=plain_json, option=_OPTIONS)
+    """``value`` as compact UTF-8 JSON (the journal's one encoding; a journaled value inside
+    becomes its positional body)."""
+    return orjson.dumps(value, default=_positional, option=_OPTIONS)
 
 
 def dumps(value: object) -> str:
     """``value`` as compact JSON text: what the journal stores and what its readers and the
     replay compare."""
-    return orjson.dumps(value, default=plain_json, option=_OPTIONS).decode()
+    return orjson.dumps(value, default=_positional, option=_OPTIONS).decode()
+
+
+def check_value(value: object) -> None:
+    """Raise :class:`JournalCodecError` unless the journal stores values of this type."""
+    if type(value) not in _POSITIONAL:
+        raise JournalCodecError(f"the journal does not store {type(value).__name__} values")
+
+
+def record_body(value: list[Any] | None, data: Any) -> str:
+    """The body text of a record as a block holds it (a value's positional list or null, and
+    its data): the same text :func:`encode` gives for the value and data."""
+    if value is None:
+        return dumps(data)
+    return dumps([*value, data] if data else value)
 
 
 def decode(text: str, fields: Mapping[str, list[str]] | None = None) -> object:

@@ -141,7 +141,7 @@ def test_a_failed_write_is_reported_once_and_every_later_record_refused(tmp_path
         called.set()
 
     j = Journal(tmp_path / "j.sqlite", flush_interval_s=0, on_error=on_error)
-    j.record(Kind.MARKET, 1, object())  # nothing the journal can encode
+    j.record(Kind.NOTE, 1, data={"n": 1 << 70})  # JSON the journal cannot encode
     assert called.wait(10)
     j.record(Kind.MARKET, 2, _trade(2))  # counted, not raised: trading halts on the error
     with pytest.raises(JournalError, match="cannot be written"):
@@ -234,7 +234,7 @@ def test_the_journal_command_verifies_and_shows_a_childs_trail(
 
 
 def _break(j: Journal) -> None:
-    j.record(Kind.MARKET, 0, object())  # cannot be encoded: the writer fails
+    j.record(Kind.NOTE, 0, data={"n": 1 << 70})  # cannot be encoded: the writer fails
     with pytest.raises(JournalError):
         j.flush()
 
@@ -292,7 +292,7 @@ async def test_the_daemon_halts_trading_when_the_journal_fails(tmp_path: Path) -
         reported.set()
 
     daemon.journal.on_error = report
-    daemon.journal.record(Kind.MARKET, 0, object())  # the writer thread fails on it
+    daemon.journal.record(Kind.NOTE, 0, data={"n": 1 << 70})  # the writer thread fails on it
     assert await asyncio.to_thread(reported.wait, 10)
     # The halt was posted before to_thread's own completion, so it has run by now.
     assert daemon.engine.halted
@@ -412,13 +412,28 @@ def test_the_events_view_shows_one_row_per_record_for_people(tmp_path: Path) -> 
     path = tmp_path / "j.sqlite"
     _write(path, 3)
     db = sqlite3.connect(path)
-    rows = db.execute("SELECT seq, kind, parent, body->>'i' FROM events ORDER BY seq").fetchall()
+    rows = db.execute(
+        "SELECT seq, kind, parent, data->>'i', value->>0 FROM events ORDER BY seq"
+    ).fetchall()
     db.close()
     assert rows == [
-        (1, "market", None, None),
-        (2, "note", "P", 0),
-        (3, "market", None, None),
-        (4, "note", "P", 1),
-        (5, "market", None, None),
-        (6, "note", "P", 2),
+        (1, "market", None, None, "Trade"),
+        (2, "note", "P", 0, None),
+        (3, "market", None, None, "Trade"),
+        (4, "note", "P", 1, None),
+        (5, "market", None, None, "Trade"),
+        (6, "note", "P", 2, None),
     ]
+
+
+def test_a_value_the_journal_does_not_store_is_refused_where_it_is_recorded(
+    tmp_path: Path,
+) -> None:
+    from engine.journal_codec import JournalCodecError
+
+    j = Journal(tmp_path / "j.sqlite")
+    with pytest.raises(JournalCodecError, match="does not store object values"):
+        j.record(Kind.MARKET, 0, object())  # never stored as its str()
+    j.record(Kind.MARKET, 1, _trade(1))
+    j.close()
+    assert [r.value() for r in read_records(tmp_path / "j.sqlite")] == [_trade(1)]
