@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import datetime as dt
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -95,6 +96,18 @@ def add_fixsim_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--date", type=_date, help="trade date for wire timestamps (default today UTC)")
     p.add_argument("--ws-host", default="127.0.0.1", help="WebSocket listen address")
     p.add_argument("--ws-port", type=_port, help="WebSocket feed port (none: no feed; 0: any)")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="Prometheus /metrics listen address")
+    p.add_argument(
+        "--metrics-port", type=_port, help="serve Prometheus GET /metrics here (none: off; 0: any)"
+    )
+    p.add_argument(
+        "--clock",
+        choices=("session", "wall"),
+        default="session",
+        help="session: the simulated day starts at 09:30 on --date; wall: it starts now, on the "
+        "wall clock (needs --speed 1), so an engine on the wall clock (`unwind run`) agrees "
+        "with the venue's timestamps",
+    )
     p.add_argument("--until-end", action="store_true", help="exit when the simulated session ends")
     f = p.add_argument_group("fault injection (seeded by --seed, deterministic)")
     f.add_argument(
@@ -180,6 +193,8 @@ def config_from_args(args: argparse.Namespace) -> FixSimConfig:
     """Build the :class:`~.server.FixSimConfig` for parsed arguments (raises ValueError)."""
     from adapters.fixsim.server import FixSimConfig
 
+    if args.clock == "wall" and args.speed != 1.0:
+        raise ValueError("--clock wall needs --speed 1: the market runs on the wall clock")
     faults = FaultConfig(
         seed=args.seed,
         drop_reports=args.drop_reports,
@@ -202,6 +217,8 @@ def config_from_args(args: argparse.Namespace) -> FixSimConfig:
         until_end=args.until_end,
         ws_host=args.ws_host,
         ws_port=args.ws_port,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
         trade_date=args.date,
         faults=faults,
     )
@@ -212,6 +229,10 @@ def build_market(args: argparse.Namespace) -> DrivenMarket:
     from adapters.sim.config import MarketConfig
     from adapters.sim.market import MarketSimulator
 
+    if args.clock == "wall":
+        # An epoch start: the wire timestamps are the market's own times (wire_origin_ns is 0).
+        start = time.time_ns()
+        return MarketSimulator(MarketConfig(symbol=args.symbol, seed=args.seed, start_ns=start))
     return MarketSimulator(MarketConfig(symbol=args.symbol, seed=args.seed))
 
 
@@ -255,6 +276,8 @@ async def _serve(market: DrivenMarket, config: FixSimConfig, out: TextIO) -> Non
         await server.start()
         sessions = ", ".join(sorted(server.sessions))
         ws = f", WebSocket ws://{config.ws_host}:{server.ws_port}/ws" if server.ws_port else ""
+        if server.metrics_port:
+            ws += f", metrics http://{config.metrics_host}:{server.metrics_port}/metrics"
         out.write(
             f"fixsim listening: FIX port {server.fix_port} ({sessions}){ws}; "
             f"speed {config.speed:g}x; faults: {config.faults.describe()}\n"

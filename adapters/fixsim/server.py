@@ -23,6 +23,9 @@ Lifecycle: ``await start()``; ``await serve(stop_event)`` (returns on the event,
 end of the simulated session with ``until_end``); ``await close()`` delivers any report a fault
 still holds, logs every session out (waiting up to ``drain_timeout_s``), stops the acceptor
 and the WebSocket server. ``close()`` is idempotent.
+
+Metrics: with ``metrics_port`` set, ``GET /metrics`` on that port serves the simulator's
+Prometheus families (:mod:`.metrics`), read from the loop at scrape time.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterable
@@ -47,6 +51,7 @@ from adapters.fixsim.application import (
     load_settings,
 )
 from adapters.fixsim.faults import FaultConfig, FaultStats
+from adapters.fixsim.metrics import MetricsServer, SimSnapshot, VenueCounts, fixsim_registry
 from adapters.fixsim.venue import SUPPORTED_MSG_TYPES, DrivenMarket, FixVenue, VenueRecord
 from adapters.fixsim.ws import WebSocketPublisher
 
@@ -69,6 +74,8 @@ class FixSimConfig:
     until_end: bool = False  # serve() returns when the simulated session ends
     ws_host: str = "127.0.0.1"
     ws_port: int | None = None  # None: no WebSocket feed; 0: any free port
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None  # Prometheus GET /metrics (None: not served; 0: any port)
     trade_date: dt.date | None = None  # date for time-of-day market clocks (default: today, UTC)
     drain_timeout_s: float = 5.0  # how long close() waits for sessions to log out
     faults: FaultConfig = field(default_factory=FaultConfig)
@@ -83,7 +90,7 @@ class FixSimConfig:
             raise ValueError(f"tick_s must be > 0, got {self.tick_s}")
         if self.until_end and self.speed == 0:
             raise ValueError("until_end needs speed > 0: in manual mode the caller owns time")
-        for name in ("fix_port", "ws_port"):
+        for name in ("fix_port", "ws_port", "metrics_port"):
             port = getattr(self, name)
             if port is not None and not 0 <= port <= 65535:
                 raise ValueError(f"{name} must be a TCP port (0-65535), got {port}")
@@ -123,6 +130,10 @@ class FixSimServer:
         self._wall0 = 0.0
         self._sim0 = market.now_ns
         self._stats = FaultStats()
+        # Faults fired in markets replaced by restart_market, so the metric's counter only rises.
+        self._faults_before = FaultStats()
+        self.counts = VenueCounts()
+        self._metrics: MetricsServer | None = None
         self.record: VenueRecord | None = VenueRecord() if config.record else None
         self.fix_port: int | None = None
         self.errors: list[str] = []
@@ -156,6 +167,23 @@ class FixSimServer:
     def ws(self) -> WebSocketPublisher | None:
         """The WebSocket feed (``close()`` and ``start()`` it again to stage an outage)."""
         return self._ws
+
+    @property
+    def metrics_port(self) -> int | None:
+        return None if self._metrics is None else self._metrics.port
+
+    def metrics_snapshot(self) -> SimSnapshot:
+        """What ``/metrics`` exposes: sessions logged on, the venue's counts, every fault fired
+        since start (across market restarts). Loop thread."""
+        now, before = self.stats, self._faults_before
+        faults = FaultStats(
+            **{
+                f.name: getattr(now, f.name) + getattr(before, f.name)
+                for f in dataclasses.fields(FaultStats)
+            }
+        )
+        logged_on = 0 if self._venue is None else len(self._venue.logged_on)
+        return SimSnapshot(logged_on=logged_on, counts=self.counts, faults=faults)
 
     @property
     def origin_ns(self) -> int:
@@ -203,6 +231,11 @@ class FixSimServer:
                 self._market.exchange, host=cfg.ws_host, port=cfg.ws_port, origin_ns=self._origin
             )
             await self._ws.start()
+        if cfg.metrics_port is not None:
+            self._metrics = MetricsServer(
+                fixsim_registry(self.metrics_snapshot), host=cfg.metrics_host, port=cfg.metrics_port
+            )
+            await self._metrics.start()
         if cfg.speed > 0:
             self._wall0, self._sim0 = loop.time(), self._market.now_ns
             self._clock = asyncio.create_task(self._run_clock(), name="fixsim-clock")
@@ -247,6 +280,9 @@ class FixSimServer:
         if self._ws is not None:
             await self._ws.close()
             self._ws = None
+        if self._metrics is not None:
+            await self._metrics.close()
+            self._metrics = None
         if self._venue is not None:
             self.errors.extend(self._venue.errors)
             self._stats = self._venue.stats
@@ -282,6 +318,9 @@ class FixSimServer:
         old = self.venue
         old.close()
         self.errors.extend(old.errors)
+        for f in dataclasses.fields(FaultStats):
+            total = getattr(self._faults_before, f.name) + getattr(old.stats, f.name)
+            setattr(self._faults_before, f.name, total)
         self._market = market
         self._origin = wire_origin_ns(market.start_ns, self._config.trade_date)
         self._venue = self._new_venue(market, faults or self._config.faults, set(old.logged_on))
@@ -325,6 +364,7 @@ class FixSimServer:
             faults=faults,
             wire_origin_ns=self._origin,
             record=self.record,
+            counts=self.counts,
         )
         for key, version in self._versions.items():
             venue.add_session(key, version, logged_on=key in logged_on)

@@ -74,6 +74,7 @@ from adapters.fixsim.faults import (
     Outbound,
     ScheduledAction,
 )
+from adapters.fixsim.metrics import VenueCounts
 from adapters.sim.exchange import Exchange, ExchangeSession
 from engine.events import (
     BookSnapshot,
@@ -175,9 +176,12 @@ class FixVenue:
         wire_origin_ns: int = 0,
         name: str = "FIXSIM",
         record: VenueRecord | None = None,
+        counts: VenueCounts | None = None,
     ) -> None:
         self.market = market
         self.record = record
+        # Totals for the simulator's /metrics; owned by the server so they outlive this venue.
+        self.counts = counts if counts is not None else VenueCounts()
         self.faults = FaultInjector(faults or FaultConfig())
         self._x = market.exchange
         self._transport = transport
@@ -297,6 +301,7 @@ class FixVenue:
             return
         if self.record is not None:
             self.record.arrivals.setdefault(order.cl_ord_id, now + self._origin)
+        self.counts.orders[order.symbol] += 1
         reason = self.faults.new_order_reject()
         if reason is not None:
             self._on_venue_event(s.key, self._rejected(order, reason))
@@ -356,6 +361,8 @@ class FixVenue:
         if isinstance(event, ExecutionReport):
             if event.exec_type is ExecType.ORDER_STATUS:
                 req_id = self._status_req_id
+            elif event.exec_type is ExecType.TRADE:
+                self.counts.fills[event.symbol] += 1
             if self.record is not None:
                 self.record.reports.append(replace(event, ts_event=event.ts_event + self._origin))
         for out in self.faults.route(Outbound(key, event, req_id), self.market.now_ns):
@@ -470,6 +477,7 @@ class FixVenue:
             return  # the exchange greets each subscriber with one; views come from the book
         if isinstance(event, Trade):
             self._trades.setdefault(symbol, []).append(event)
+            self.counts.traded_shares[symbol] += event.size
             if self.record is not None:
                 self.record.tape.append((event.ts_event + self._origin, event.size))
         elif isinstance(event, TradingStatus):

@@ -355,7 +355,7 @@ class FixSimHarness:
         self.last_sync_seq = 0  # MsgSeqNum of the last barrier answer
 
     @classmethod
-    async def start(cls, tmp: Path, *, ws: bool = False) -> FixSimHarness:
+    async def start(cls, tmp: Path, *, ws: bool = False, metrics: bool = False) -> FixSimHarness:
         from adapters.fixsim.server import FixSimConfig, FixSimServer
 
         port = free_port()
@@ -366,7 +366,12 @@ class FixSimHarness:
         initiator = write_initiator_cfg(
             tmp / "initiator.cfg", port=port, store=tmp / "client", clients=clients
         )
-        config = FixSimConfig(settings_path=acceptor, ws_port=0 if ws else None, drain_timeout_s=3)
+        config = FixSimConfig(
+            settings_path=acceptor,
+            ws_port=0 if ws else None,
+            metrics_port=0 if metrics else None,
+            drain_timeout_s=3,
+        )
         server = FixSimServer(StaticMarket(), config)
         await server.start()
         client = FixClient(initiator, asyncio.get_running_loop())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -217,3 +218,20 @@ def test_ws_json_when_prices_encoded_then_exact_decimal_strings_beside_units() -
         None,
         None,
     )
+
+
+def test_clock_wall_when_speed_not_one_then_refused() -> None:
+    args = build_parser().parse_args(["fixsim", "--clock", "wall", "--speed", "60"])
+    with pytest.raises(ValueError, match="--clock wall needs --speed 1"):
+        config_from_args(args)
+
+
+def test_clock_wall_then_the_market_starts_now_on_an_epoch_clock() -> None:
+    from adapters.fixsim.command import build_market
+
+    before = time.time_ns()
+    args = build_parser().parse_args(["fixsim", "--clock", "wall", "--metrics-port", "0"])
+    market = build_market(args)
+    assert before <= market.start_ns <= time.time_ns()
+    assert wire_origin_ns(market.start_ns, None) == 0  # wire times are the market's own
+    assert config_from_args(args).metrics_port == 0
