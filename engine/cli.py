@@ -251,6 +251,54 @@ def _add_soak(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_soak_arguments(p)
 
 
+def _add_oms_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "oms-demo",
+        help="a demo OMS: send parent orders to a running engine over FIX, one after another",
+        description=(
+            "Log on to the engine's OMS acceptor (retrying until it is up), send a parent, "
+            "wait for it to end, send the next (alternating sell and buy), until --count "
+            "parents or SIGTERM. For the docker-compose stack; see docs/operations.md."
+        ),
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=Path("deploy/quickfix/oms-client.cfg"),
+        help="QuickFIX initiator settings of the OMS session",
+    )
+    p.add_argument("--data-dir", type=Path, help="FileStore and FileLog go under this directory")
+    p.add_argument("--port", type=int, help="override SocketConnectPort")
+    p.add_argument("--symbol", default="XYZ")
+    p.add_argument("--qty", type=int, default=20_000, help="each parent's quantity (shares)")
+    p.add_argument("--minutes", type=float, default=30.0, help="each parent's horizon")
+    p.add_argument(
+        "--strategy", default="adaptive", choices=("ac", "dp", "twap", "vwap", "pov", "adaptive")
+    )
+    p.add_argument("--cap", type=_fraction, default=0.10, help="participation cap")
+    p.add_argument("--count", type=int, default=0, help="parents to send (0: until stopped)")
+
+
+def _run_oms_demo(args: argparse.Namespace) -> int:
+    from engine.oms_demo import OmsDemoOptions, main_oms_demo
+
+    if args.qty <= 0 or args.minutes <= 0 or args.count < 0:
+        print("unwind oms-demo: --qty and --minutes must be > 0, --count >= 0", file=sys.stderr)
+        return 2
+    opts = OmsDemoOptions(
+        settings=args.config,
+        data_dir=args.data_dir,
+        port=args.port,
+        symbol=args.symbol,
+        qty=args.qty,
+        minutes=args.minutes,
+        strategy=args.strategy,
+        cap=args.cap,
+        count=args.count,
+    )
+    return main_oms_demo(opts)
+
+
 def _run_soak(args: argparse.Namespace) -> int:
     from engine.soak import options_from_args, run_soak
 
@@ -345,6 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_replay(sub)
     _add_tca(sub)
     _add_soak(sub)
+    _add_oms_demo(sub)
     return parser
 
 
@@ -386,6 +435,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_journal(args, out=sys.stdout, err=sys.stderr)
     if args.command == "soak":
         return _run_soak(args)
+    if args.command == "oms-demo":
+        return _run_oms_demo(args)
     parser.error(f"unknown command {args.command!r}")
     return 2
 
