@@ -114,6 +114,8 @@ class JournalSettings(_Strict):
 class RestSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # A finished parent's series leave /metrics this long after it finished.
+    finished_series_ttl_s: float = Field(900.0, ge=0)
     token: str | None = Field(None, min_length=16, description="bearer token for mutating calls")
 
 
@@ -269,12 +271,23 @@ class Daemon:
         if self.ws is not None:
             await self.ws.start()
         if self.cfg.rest is not None:
+            from prometheus_client.registry import CollectorRegistry
+
+            from engine.daemon_metrics import DaemonCollector
             from engine.rest import RestServer, build_app
 
             r = self.cfg.rest
-            self.rest = RestServer(
-                build_app(self.engine, token=r.token, ready=self.ready), host=r.host, port=r.port
+            registry = CollectorRegistry()
+            registry.register(DaemonCollector(self))
+            app = build_app(
+                self.engine,
+                token=r.token,
+                ready=self.ready,
+                metrics_registry=registry,
+                finished_ttl_s=r.finished_series_ttl_s,
+                feed="ws" if self.ws is not None else "fix",
             )
+            self.rest = RestServer(app, host=r.host, port=r.port)
             await self.rest.start()
         log.info("started", venue=self.venue.session_id, oms=self.oms.sessions)
 

@@ -23,6 +23,7 @@ import math
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from time import perf_counter
 from typing import Any, Protocol, TypeVar
 
 import structlog
@@ -73,6 +74,7 @@ from engine.parent_events import (
 )
 from engine.ports import VenuePort
 from engine.regime_feed import RegimeFeed
+from engine.stats import EngineStats, reject_reason
 from engine.window import TrailingSum
 from risk.gate import Action, Verdict
 from risk.ratelimit import TokenBucket
@@ -140,11 +142,14 @@ def _input(method: _M) -> _M:
     @functools.wraps(method)
     def handle(self: Engine, *args: Any, **kwargs: Any) -> Any:
         outer = self.clock.begin()
+        t0 = perf_counter()
         try:
             return method(self, *args, **kwargs)
         finally:
             if outer:
                 self.clock.end()
+                # Wall time, for the metrics only: the decision latency of one input.
+                self.stats.input_seconds.observe(perf_counter() - t0)
 
     return handle  # type: ignore[return-value]
 
@@ -200,6 +205,7 @@ class Engine:
         self.gate_outcomes: Counter[str] = Counter()  # gate runs: approved / denied
         self.breaker_trips: Counter[str] = Counter()  # by breaker
         self.alerts: Counter[str] = Counter()  # by name
+        self.stats = EngineStats()  # counts for the metrics (engine/stats.py)
         self.venue_up = True
         self.trading = TradingStates()
         self.venue_rate = TokenBucket(cfg.risk.orders_per_s, cfg.risk.orders_burst, clock.now_ns())
@@ -252,7 +258,9 @@ class Engine:
         if not self.venue_up:
             child.apply(ChildEvent.LOST)  # resolved by status request once the venue is back
         # Handed over first, logged after: the log line is not on the decision's critical path.
+        child.sent_wall = perf_counter()
         self.venue.submit(child.order)
+        self.stats.children_sent[parent.symbol] += 1
         if self.journal is not None:
             self.journal.record(
                 Kind.CHILD,
@@ -343,6 +351,8 @@ class Engine:
 
     def parent_finished(self, parent: ParentExecutor) -> None:
         self._drop_pending_replace(parent, f"too late: the order is {parent.state.value}")
+        self.stats.parent_outcomes[(parent.strategy, parent.state.value)] += 1
+        self.stats.finished_ns[parent.id] = self.clock.now_ns()
         exec_type = {
             ParentState.FILLED: None,  # the last Trade report already said FILLED
             ParentState.CANCELED: ExecType.CANCELED,
@@ -433,6 +443,8 @@ class Engine:
         now = self.clock.now_ns()
         if self.journal is not None:
             self.journal.record(Kind.MARKET, now, event)
+        self.stats.market_messages[event.symbol] += 1
+        self.stats.market_last_ns[event.symbol] = now
         market = sym.market
         market.on_event(event, now)
         sym.feed.on_market_event(event)
@@ -529,6 +541,8 @@ class Engine:
                 sync=True,
             )
         for parent in self.parents.values():
+            for child in parent.children.values():
+                child.sent_wall = 0.0  # sent by the rebuild's replay: no latency to measure
             if parent.state.final:
                 continue
             last = committed_ids.get(parent.id, 0)
@@ -590,6 +604,9 @@ class Engine:
         if event.exec_id in child.exec_ids:
             return  # a duplicate or a resend of what we already counted
         child.exec_ids.add(event.exec_id)
+        if child.sent_wall:  # the venue's first word on it: the acknowledgement latency
+            self.stats.ack_seconds.observe(perf_counter() - child.sent_wall)
+            child.sent_wall = 0.0
         parent = self.parents[child.parent_id]
         try:
             self._apply(parent, child, event)
@@ -669,6 +686,7 @@ class Engine:
                     if child.state in (ChildState.PENDING_NEW, ChildState.UNKNOWN)
                     else ChildEvent.CANCELED
                 )
+            self.stats.child_rejects[reject_reason(r.text)] += 1
             self.note(parent, "child_rejected", child=child.cl_ord_id, reason=r.text)
         elif t is ExecType.ORDER_STATUS:
             self._status(parent, child, r)
@@ -688,6 +706,9 @@ class Engine:
             log.critical("overfill", parent=parent.id, child=child.cl_ord_id, over=over)
         parent.record_fill(r.ts_event, qty, notional)
         self.symbols[parent.symbol].fills.add(r.ts_event, qty)
+        key = (parent.symbol, parent.side.value)
+        self.stats.fills[key] += 1
+        self.stats.filled_shares[key] += qty
         breach = parent.shortfall_breach()
         if not child.state.final:
             full = child.cum_qty >= child.qty
@@ -1196,6 +1217,7 @@ class Engine:
         self.verdicts.pop(parent.id, None)
         self.verdict_counts.pop(parent.id, None)
         self.trading.forget_parent(parent.id)
+        self.stats.finished_ns.pop(parent.id, None)
 
     # --- reports ----------------------------------------------------------------------------------
 

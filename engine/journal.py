@@ -62,6 +62,7 @@ from engine.journal_codec import (
     field_lists,
     record_body,
 )
+from engine.stats import WRITE_BOUNDS, Histogram
 
 VALUE_TYPES = frozenset(TYPES.values())
 
@@ -242,9 +243,9 @@ class Journal:
         self.ids_committed = 0
         self.dropped = 0  # not recorded: after a failure or the close
         self.commits = 0
-        # The latest commits' wall times, for the metrics (issue 8): bounded, so a daemon that
-        # runs for weeks without a scraper does not grow.
-        self.write_seconds: deque[float] = deque(maxlen=4096)
+        # Each commit's wall time, for the metrics (cumulative buckets: bounded however long the
+        # daemon runs; observed from the writer thread, hence the lock).
+        self.write_seconds = Histogram(WRITE_BOUNDS, threadsafe=True)
         self.write_cpu_s = 0.0  # the writer thread's CPU: encoding, inserts, commits
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
         self._thread.start()
@@ -366,7 +367,7 @@ class Journal:
                     self._failed = exc
                     if self.on_error is not None:
                         self.on_error(exc)
-                self.write_seconds.append(time.perf_counter() - t0)
+                self.write_seconds.observe(time.perf_counter() - t0)
                 self.write_cpu_s += time.thread_time() - c0
             self._nudged = False
             last_commit = time.monotonic()

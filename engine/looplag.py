@@ -14,6 +14,8 @@ from collections import deque
 
 import structlog
 
+from engine.stats import LAG_BOUNDS, Histogram
+
 __all__ = ["LoopLagMonitor"]
 
 log = structlog.get_logger("unwind.loop")
@@ -33,6 +35,7 @@ class LoopLagMonitor:
         self.samples: deque[float] = deque(maxlen=keep)  # seconds late, latest last
         self.count = 0
         self.max_s = 0.0
+        self.histogram = Histogram(LAG_BOUNDS)  # every sample, for the metrics
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._due = 0.0
@@ -57,6 +60,7 @@ class LoopLagMonitor:
         now = self._loop.time()
         lag = max(now - self._due, 0.0)
         self.samples.append(lag)
+        self.histogram.observe(lag)
         self.count += 1
         self.max_s = max(self.max_s, lag)
         if self.warn_s is not None and lag > self.warn_s:

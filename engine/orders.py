@@ -237,6 +237,9 @@ class ChildOrder:
     status_asked: bool = False
     fills: list[tuple[int, int, int]] = field(default_factory=list)  # (ts, qty, price)
     exec_ids: set[str] = field(default_factory=set)  # of the venue reports already applied
+    # perf_counter() when it was sent, until the venue's first report: the metrics' ack latency
+    # (wall time, never read by a decision).
+    sent_wall: float = 0.0
 
     @property
     def cl_ord_id(self) -> str:

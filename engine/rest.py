@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from engine.engine import Engine, ParentRejected
 from engine.executor import ParentExecutor
-from engine.metrics import engine_registry
+from engine.metrics import DEFAULT_FINISHED_TTL_S, engine_registry
 from engine.rest_schema import (
     Route,
     SetTradingState,
@@ -283,6 +283,8 @@ def build_app(
     token: str | None,
     metrics_registry: CollectorRegistry | None = None,
     ready: ReadyCheck | None = None,
+    finished_ttl_s: float = DEFAULT_FINISHED_TTL_S,
+    feed: str = "sim",
 ) -> web.Application:
     """Build the REST application for ``engine``.
 
@@ -295,13 +297,17 @@ def build_app(
         a registry of its own (never prometheus_client's global one).
     ready
         The readiness check behind ``/readyz``; ``None``: the engine's venue session is up.
+    finished_ttl_s
+        How long a finished parent's per-parent series stay in ``/metrics``.
+    feed
+        The market-data feed's label in ``/metrics`` (fix, ws, sim).
 
     Raises
     ------
     ValueError
         If ``metrics_registry`` already holds the engine's metric names.
     """
-    registry = engine_registry(engine, metrics_registry)
+    registry = engine_registry(engine, metrics_registry, finished_ttl_s=finished_ttl_s, feed=feed)
     check = ready if ready is not None else (lambda: {"venue": engine.venue_up})
     api = _Api(engine, token, check, registry)
     app = web.Application(middlewares=[api.errors, api.auth], client_max_size=_MAX_BODY)

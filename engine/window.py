@@ -45,3 +45,13 @@ class TrailingSum:
             ts.popleft()
             self.total -= qty.popleft()
         return self.total
+
+    def peek_after(self, start_ns: int) -> int:
+        """The total of the items stamped after ``start_ns``, dropping nothing: for readers
+        (the metrics) that must not move the window the engine's checks depend on."""
+        older = 0
+        for t, q in zip(self._ts, self._qty, strict=True):
+            if t > start_ns:
+                break
+            older += q
+        return self.total - older

@@ -64,6 +64,7 @@ from adapters.fix.codec import (
 )
 from adapters.fix.parent_codec import decode_parent_command, encode_parent_report
 from adapters.fix.qfthread import in_thread
+from adapters.fix.stats import FixStats
 from adapters.fix.wire import FixDecodeError, FixVersion, get_field, msg_type
 from adapters.fixsim.application import FixSimApplication, FixSimConfigError, load_settings
 from engine.clock import Clock
@@ -145,6 +146,9 @@ class OmsAcceptor:
         self._on_session = on_session
         self._ids: dict[str, fix.SessionID] = {}
         self._app: FixSimApplication | None = None
+        self.fix_stats = (
+            FixStats()
+        )  # messages, resends, rejects: the metrics (adapters/fix/stats.py)
         self._acceptor: fix.ThreadedSocketAcceptor | None = None
         self._factories: tuple[object, ...] = ()
         self._on: set[str] = set()
@@ -188,7 +192,7 @@ class OmsAcceptor:
         self.port = int(first.getString("SocketAcceptPort"))
         self._boot = self._clock.now_ns()
         loop = asyncio.get_running_loop()
-        self._app = FixSimApplication(loop, self, OMS_MSG_TYPES)
+        self._app = FixSimApplication(loop, self, OMS_MSG_TYPES, self.fix_stats)
         store, logs = fix.FileStoreFactory(settings), fix.FileLogFactory(settings)
         # QuickFIX keeps raw pointers to these: they must outlive the acceptor.
         self._factories = (settings, store, logs)

@@ -50,6 +50,7 @@ import quickfix as fix
 from adapters.fix.mdcodec import MarketDataReject
 from adapters.fix.qfthread import in_thread
 from adapters.fix.settings import VenueConfigError, load_initiator_settings
+from adapters.fix.stats import FixStats
 from adapters.fix.venue_session import VenueCounters, VenueSession
 from adapters.fix.wire import FixVersion
 from engine.clock import Clock, LiveClock
@@ -135,9 +136,10 @@ class _Application(fix.Application):
         self._post(self._client._on_logout)
 
     def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
-        pass
+        self._client.fix_stats.count(sessionID, "out", message)
 
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        self._client.fix_stats.count(sessionID, "in", message)
         if message.getHeader().getField(35) == "3":  # a session Reject of something we sent
             self._post(self._client._on_message, fix.Message(message))
 
@@ -152,8 +154,10 @@ class _Application(fix.Application):
             self._post(self._client._on_not_resent, seq, ref)
             raise fix.DoNotSend()
         self._outgoing.seq = int(header.getField(34))
+        self._client.fix_stats.count(sessionID, "out", message)
 
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        self._client.fix_stats.count(sessionID, "in", message)
         # QuickFIX owns ``message`` only for the duration of this call: hand over a copy.
         self._post(self._client._on_message, fix.Message(message))
 
@@ -176,6 +180,9 @@ class FixVenueClient:
 
     def __init__(self, config: FixVenueConfig, *, clock: Clock | None = None) -> None:
         self._config = config
+        self.fix_stats = (
+            FixStats()
+        )  # messages, resends, rejects: the metrics (adapters/fix/stats.py)
         self._settings, self._sid = load_initiator_settings(
             config.settings_path,
             session=config.session,

@@ -42,6 +42,7 @@ from typing import Any, Protocol
 import quickfix as fix
 
 from adapters.fix.settings import DEFAULT_DICTIONARY, DICTIONARIES, resolve_beside
+from adapters.fix.stats import FixStats
 from adapters.fix.wire import FixVersion
 
 __all__ = [
@@ -79,11 +80,13 @@ class FixSimApplication(fix.Application):
         loop: asyncio.AbstractEventLoop,
         events: SessionEvents,
         supported: frozenset[str],
+        stats: FixStats | None = None,
     ) -> None:
         super().__init__()
         self._loop = loop
         self._events = events
         self._supported = supported
+        self.stats = stats if stats is not None else FixStats()
         self.outgoing = threading.local()
         self.closed = False
 
@@ -106,10 +109,10 @@ class FixSimApplication(fix.Application):
         self._post(self._events.on_logout, sessionID.toString())
 
     def toAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
-        pass
+        self.stats.count(sessionID, "out", message)
 
     def fromAdmin(self, message: fix.Message, sessionID: fix.SessionID) -> None:
-        pass
+        self.stats.count(sessionID, "in", message)
 
     def toApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
         out = self.outgoing
@@ -118,8 +121,10 @@ class FixSimApplication(fix.Application):
             header.setField(43, "Y")
             header.setField(122, out.orig_sending_time or header.getField(52))
         out.sending_time = header.getField(52)
+        self.stats.count(sessionID, "out", message)
 
     def fromApp(self, message: fix.Message, sessionID: fix.SessionID) -> None:
+        self.stats.count(sessionID, "in", message)
         if message.getHeader().getField(35) not in self._supported:
             # QuickFIX answers with a BusinessMessageReject "unsupported message type".
             raise fix.UnsupportedMessageType()

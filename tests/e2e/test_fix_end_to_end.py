@@ -26,6 +26,9 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
 
 from adapters.fix.oms_client import OmsClient, OmsClientConfig, OmsInbound
 from adapters.fix.parent_codec import ParentReport
@@ -44,6 +47,7 @@ from engine.daemon import (
     OmsSettings,
     VenueSettings,
 )
+from engine.daemon_metrics import DaemonCollector
 from engine.engine import Engine
 from engine.events import CancelReject, ExecType, OrdStatus, Side, TimeInForce
 from engine.executor import ParentExecutor
@@ -377,6 +381,34 @@ async def test_parent_fills_and_reports_match_the_exchange(rig: Rig) -> None:
     told = [r.value() for r in recs if r.kind is Kind.REPORT]
     assert [t.exec_id for t in told] == [p.report.exec_id for p in reports]  # type: ignore[attr-defined]
     assert any(r.kind is Kind.PARENT_COMMAND for r in read_records(journal.path))
+    # The daemon's metrics count the FIX traffic both ways, per session and MsgType.
+    registry = CollectorRegistry()
+    registry.register(DaemonCollector(rig.daemon))
+    families = {
+        f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())
+    }
+    up = {
+        (s.labels["session"], s.labels["role"]): s.value
+        for s in families["unwind_fix_session_up"].samples
+    }
+    venue, oms = rig.daemon.venue.session_id, rig.daemon.oms.sessions[0]
+    assert up == {(venue, "venue"): 1.0, (oms, "oms"): 1.0}
+    msgs = {
+        (s.labels["session"], s.labels["direction"], s.labels["msg_type"]): s.value
+        for s in families["unwind_fix_messages"].samples
+        if s.name.endswith("_total")
+    }
+    assert msgs[venue, "out", "D"] == len(parent.children)  # NewOrderSingle per child
+    assert msgs[venue, "in", "8"] >= len(parent.children)  # at least an ack each
+    assert msgs[oms, "in", "D"] == 1  # the parent
+    assert msgs[oms, "out", "8"] == len(reports)  # every parent report
+    assert msgs[venue, "out", "A"] == 1 and msgs[oms, "in", "A"] == 1  # one logon each
+    records = families["unwind_journal_records"].samples[0].value
+    assert records == journal.records > 0
+    lag = {s.name: s.value for s in families["unwind_event_loop_lag_seconds"].samples}
+    assert lag["unwind_event_loop_lag_seconds_count"] == rig.daemon.loop_lag.count > 0
+    writes = {s.name: s.value for s in families["unwind_journal_write_seconds"].samples}
+    assert writes["unwind_journal_write_seconds_count"] >= 1
 
 
 @pytest.mark.asyncio

@@ -17,16 +17,17 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import structlog
-from aiohttp import ClientSession, web
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapters.sim.config import MarketConfig
 from engine.clock import NS
 from engine.config import EngineConfig, SymbolConfig
+from engine.events import Side
 from engine.metrics import EngineCollector
 from engine.orders import ChildState, ParentState
-from engine.rest import ROUTES, RestServer, build_app
+from engine.rest import build_app
 from engine.simrun import SimSession
 
 pytestmark = pytest.mark.asyncio
@@ -362,8 +363,78 @@ async def test_metrics_when_scraped_then_the_families_parse_with_the_engines_num
     assert families["unwind_child_orders"].type == "counter"
     assert families["unwind_parents_working"].samples[0].value == 1
     (ratio,) = families["unwind_parent_filled_ratio"].samples
-    assert ratio.labels == {"parent": pid}
+    labels = {"parent": pid, "symbol": "XYZ", "strategy": parent.strategy}
+    assert ratio.labels == labels
     assert ratio.value == pytest.approx(parent.filled / parent.qty)
+    engine = rig.session.engine
+    now = engine.clock.now_ns()
+
+    def one(name: str) -> float:
+        (sample,) = families[name].samples
+        assert sample.labels == labels, name
+        return sample.value
+
+    # Where the plan wants the parent now, interpolated in its bucket, against what it filled.
+    plan = parent.plan
+    assert plan is not None
+    k = (now - plan.start_ns) // plan.bucket_ns
+    lo = plan.filled_at_start + (plan.cum_targets[k - 1] if k else 0)
+    hi = plan.filled_at_start + plan.cum_targets[k]
+    deviation = one("unwind_parent_schedule_deviation_shares")
+    assert parent.filled - hi <= deviation <= parent.filled - lo
+    assert one("unwind_parent_schedule_deviation_ratio") == pytest.approx(deviation / parent.qty)
+    window_start = now - round(engine.cfg.cap_window_s * NS)
+    ours = sum(q for c in parent.children.values() for t, q, _ in c.fills if t > window_start)
+    market = parent.market.volume_since(window_start)
+    assert ours > 0 and one("unwind_parent_participation_ratio") == pytest.approx(ours / market)
+    assert one("unwind_parent_participation_cap_ratio") == parent.cap
+    arrival = parent.arrival_mid
+    assert arrival is not None
+    cost = (parent.avg_price - arrival) / arrival * 1e4 * (1 if parent.side is Side.BUY else -1)
+    assert one("unwind_parent_shortfall_bps") == pytest.approx(cost)
+    assert one("unwind_parent_deadline_seconds") == pytest.approx((parent.end_ns - now) / NS)
+    # Children sent, fills and shares, the latencies: the engine's own counts.
+    sent = {s.labels["symbol"]: s.value for s in families["unwind_child_orders_sent"].samples}
+    assert sent == {"XYZ": len(parent.children)}
+    n_fills = sum(len(c.fills) for c in parent.children.values())
+    side = parent.side.value
+    fills = {
+        (s.labels["symbol"], s.labels["side"]): s.value
+        for s in families["unwind_fills"].samples
+        if s.name.endswith("_total")
+    }
+    assert fills == {("XYZ", side): n_fills}
+    shares = {
+        (s.labels["symbol"], s.labels["side"]): s.value
+        for s in families["unwind_filled_shares"].samples
+        if s.name.endswith("_total")
+    }
+    assert shares == {("XYZ", side): parent.filled}
+    decision = {s.name: s for s in families["unwind_decision_latency_seconds"].samples}
+    assert (
+        decision["unwind_decision_latency_seconds_count"].value
+        == (engine.stats.input_seconds.count)
+        > 100
+    )
+    buckets = [
+        s for s in families["unwind_decision_latency_seconds"].samples if s.name.endswith("_bucket")
+    ]
+    assert buckets[0].labels["le"] == "1e-06" and buckets[-1].labels["le"] == "+Inf"
+    ack = {s.name: s.value for s in families["unwind_child_ack_latency_seconds"].samples}
+    assert ack["unwind_child_ack_latency_seconds_count"] == len(parent.children)
+    md = {
+        (s.labels["feed"], s.labels["symbol"]): s.value
+        for s in families["unwind_market_data_messages"].samples
+        if s.name.endswith("_total")
+    }
+    assert md == {("sim", "XYZ"): engine.stats.market_messages["XYZ"]} and md["sim", "XYZ"] > 0
+    (last,) = families["unwind_market_data_last_timestamp_seconds"].samples
+    assert last.value == engine.stats.market_last_ns["XYZ"] / NS
+    st = engine.symbols["XYZ"].detector.state
+    assert st is not None
+    (vol,) = families["unwind_volatility"].samples
+    (adv,) = families["unwind_adversarial_score"].samples
+    assert vol.value == st.sigma_daily > 0 and adv.value == st.adv_score
     finals = {
         s.labels["state"]: s.value
         for s in families["unwind_child_orders"].samples
@@ -376,7 +447,6 @@ async def test_metrics_when_scraped_then_the_families_parse_with_the_engines_num
     }
     assert sum(regime.values()) == 1 and regime["XYZ", parent.regime.value] == 1  # type: ignore[union-attr]
     # The gate: every run counted, and the clips and denials by check and reason.
-    engine = rig.session.engine
     runs = {
         s.labels["outcome"]: s.value
         for s in families["unwind_gate_runs"].samples
@@ -399,70 +469,39 @@ async def test_metrics_when_scraped_then_the_families_parse_with_the_engines_num
     }
     assert states == {("global", ""): 0.0}
     (at_risk,) = families["unwind_parent_deadline_at_risk"].samples
-    assert at_risk.labels == {"parent": pid} and at_risk.value == float(parent.deadline_at_risk)
+    assert at_risk.labels == labels and at_risk.value == float(parent.deadline_at_risk)
     assert {"unwind_breaker_trips", "unwind_alerts"} <= families.keys()
     # describe() names every family collect() gives, so a registry can refuse duplicates.
     collector = EngineCollector(engine)
     assert [m.name for m in collector.describe()] == [m.name for m in collector.collect()]
 
 
-async def test_openapi_when_fetched_then_every_route_is_described(rig: Rig) -> None:
-    doc = await (await rig.client.get("/openapi.json")).json()
-    assert doc["openapi"].startswith("3.1")
-    routes = {
-        (r.method, r.resource.canonical)
-        for r in rig.client.app.router.routes()  # type: ignore[union-attr]
-        if r.method != "HEAD" and r.resource is not None
+async def test_a_finished_parents_series_leave_the_metrics_after_their_time(rig: Rig) -> None:
+    pid = await rig.submit(qty=2_000)
+    engine = rig.session.engine
+    collector = EngineCollector(engine, finished_ttl_s=600)
+
+    def scrape() -> dict[str, list[Any]]:
+        return {m.name: m.samples for m in collector.collect()}
+
+    rig.session.run_for(1300)
+    parent = engine.parents[pid]
+    assert parent.state is ParentState.FILLED
+    # Finished, within its time: its fills and cost are still on the dashboard.
+    (ratio,) = scrape()["unwind_parent_filled_ratio"]
+    assert ratio.labels["parent"] == pid and ratio.value == 1.0
+    assert [s.labels["parent"] for s in scrape()["unwind_parent_shortfall_bps"]] == [pid]
+    assert scrape()["unwind_parent_deadline_at_risk"] == []  # only for working parents
+    rig.session.run_for(700)  # past finished_ttl_s
+    families = scrape()
+    per_parent = [name for name, samples in families.items() if name.startswith("unwind_parent_")]
+    assert per_parent and all(
+        families[name] == [] for name in per_parent if name != "unwind_parent_orders"
+    )
+    outcomes = {
+        (s.labels["strategy"], s.labels["outcome"]): s.value
+        for s in families["unwind_parent_orders"]
+        if s.name.endswith("_total")
     }
-    documented = {(m.upper(), path) for path, ops in doc["paths"].items() for m in ops}
-    assert routes == documented == {(r.method, r.path) for r in ROUTES}
-    submit = doc["paths"]["/parents"]["post"]
-    ref = submit["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-    schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
-    assert schema["additionalProperties"] is False
-    assert {"cl_ord_id", "symbol", "side", "qty", "strategy", "end_time"} <= set(schema["required"])
-    assert submit["security"] == [{"bearer": []}]
-
-
-# --- errors ---------------------------------------------------------------------------------------
-
-
-class _BrokenDetector:
-    @property
-    def state(self) -> None:
-        raise RuntimeError("detector state is corrupt")
-
-
-async def test_a_handler_that_raises_gets_500_json_and_the_server_keeps_serving(
-    rig: Rig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(rig.session.engine.symbols["XYZ"], "detector", _BrokenDetector())
-    resp = await rig.client.get("/regimes")
-    assert resp.status == 500
-    assert (await resp.json()) == {"error": "internal error; see the engine's log"}
-    assert (await rig.client.get("/healthz")).status == 200
-    monkeypatch.undo()
-    assert (await rig.client.get("/regimes")).status == 200
-
-
-async def test_unknown_route_and_wrong_method_are_json_errors(rig: Rig) -> None:
-    resp = await rig.client.get("/nope")
-    assert resp.status == 404 and "error" in await resp.json()
-    resp = await rig.client.get("/halt")
-    assert resp.status == 405 and "POST" in resp.headers["Allow"]
-    assert "error" in await resp.json()
-
-
-async def test_rest_server_when_port_0_then_serves_on_the_bound_port() -> None:
-    session = SimSession(MarketConfig(seed=3), CFG)
-    server = RestServer(build_app(session.engine, token=TOKEN), port=0)
-    await server.start()
-    try:
-        assert server.port > 0
-        async with (
-            ClientSession() as http,
-            http.get(f"http://127.0.0.1:{server.port}/healthz") as resp,
-        ):
-            assert resp.status == 200
-    finally:
-        await server.stop()
+    assert outcomes == {("twap", "filled"): 1}
+    assert pid in engine.parents  # the engine still holds it (its own retention is longer)
