@@ -45,6 +45,7 @@ from engine.daemon import (
     JournalSettings,
     MarketDataSettings,
     OmsSettings,
+    RestSettings,
     VenueSettings,
 )
 from engine.daemon_metrics import DaemonCollector
@@ -181,11 +182,13 @@ async def paper_rig(
     warmup_s: float = 60.0,
     seed: int = 1,
     market_data: str = "venue",
+    metrics: bool = False,
 ) -> AsyncIterator[Rig]:
     """fixsim + daemon + demo OMS as :func:`engine.paper._session` wires them, logged on, with
     ``warmup_s`` simulated seconds of market seen by the engine, its market data over the
-    venue's FIX session or (``market_data="ws"``) fixsim's WebSocket feed. Stops everything on
-    exit."""
+    venue's FIX session or (``market_data="ws"``) fixsim's WebSocket feed. ``metrics``: the
+    engine's REST server (``daemon.rest.port``) and fixsim's ``/metrics`` (``sim.metrics_port``)
+    on free loopback ports. Stops everything on exit."""
     market = MarketSimulator(MarketConfig(symbol=SYMBOL, seed=seed, flow=PAPER_FLOW))
     fix_port, oms_port = free_port(), free_port()
     sim = FixSimServer(
@@ -195,6 +198,7 @@ async def paper_rig(
             data_dir=data / "fixsim",
             fix_port=fix_port,
             ws_port=0 if market_data == "ws" else None,
+            metrics_port=0 if metrics else None,
             speed=speed,
             faults=faults or FaultConfig(),
         ),
@@ -226,6 +230,7 @@ async def paper_rig(
                 stale_after_s=stale_after_s(speed),
             ),
             journal=JournalSettings(path=data / "journal.sqlite"),
+            rest=RestSettings(host="127.0.0.1", port=0) if metrics else None,
         )
         daemon = Daemon(cfg, clock)
         oms = OmsClient(

@@ -297,3 +297,19 @@ def test_dashboard_when_parsed_then_every_panel_has_a_prometheus_query_and_says_
         assert t["format"] == "heatmap" and "_bucket" in t["expr"] and "by (le)" in t["expr"]
     variables = {v["name"] for v in dash["templating"]["list"]}
     assert variables == {"parent", "symbol"}
+
+
+def test_alert_runbooks_when_followed_then_each_is_a_section_of_the_operations_guide() -> None:
+    doc = (REPO / "docs" / "operations.md").read_text()
+    anchors = {
+        re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-")
+        for h in re.findall(r"^#+ (.+)$", doc, re.M)
+    }
+    rules = [
+        r
+        for g in yaml.safe_load((REPO / "deploy/prometheus/alerts.yml").read_text())["groups"]
+        for r in g["rules"]
+    ]
+    for r in rules:
+        page, anchor = r["annotations"]["runbook"].split("#")
+        assert page == "docs/operations.md" and anchor in anchors, r["alert"]
