@@ -46,7 +46,6 @@ EVENT_ONLY = frozenset(
     {
         "unwind_breaker_trips_total",
         "unwind_alerts_total",
-        "unwind_journal_dropped_total",
         "unwind_ws_reconnects_total",
         "unwind_fix_resend_requests_total",
         "unwind_fix_rejects_total",
