@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import structlog
-from aiohttp import web
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -27,7 +27,7 @@ from engine.config import EngineConfig, SymbolConfig
 from engine.events import Side
 from engine.metrics import EngineCollector
 from engine.orders import ChildState, ParentState
-from engine.rest import build_app
+from engine.rest import ROUTES, RestServer, build_app
 from engine.simrun import SimSession
 
 pytestmark = pytest.mark.asyncio
@@ -505,3 +505,66 @@ async def test_a_finished_parents_series_leave_the_metrics_after_their_time(rig:
     }
     assert outcomes == {("twap", "filled"): 1}
     assert pid in engine.parents  # the engine still holds it (its own retention is longer)
+
+
+
+async def test_openapi_when_fetched_then_every_route_is_described(rig: Rig) -> None:
+    doc = await (await rig.client.get("/openapi.json")).json()
+    assert doc["openapi"].startswith("3.1")
+    routes = {
+        (r.method, r.resource.canonical)
+        for r in rig.client.app.router.routes()  # type: ignore[union-attr]
+        if r.method != "HEAD" and r.resource is not None
+    }
+    documented = {(m.upper(), path) for path, ops in doc["paths"].items() for m in ops}
+    assert routes == documented == {(r.method, r.path) for r in ROUTES}
+    submit = doc["paths"]["/parents"]["post"]
+    ref = submit["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert schema["additionalProperties"] is False
+    assert {"cl_ord_id", "symbol", "side", "qty", "strategy", "end_time"} <= set(schema["required"])
+    assert submit["security"] == [{"bearer": []}]
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class _BrokenDetector:
+    @property
+    def state(self) -> None:
+        raise RuntimeError("detector state is corrupt")
+
+
+async def test_a_handler_that_raises_gets_500_json_and_the_server_keeps_serving(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rig.session.engine.symbols["XYZ"], "detector", _BrokenDetector())
+    resp = await rig.client.get("/regimes")
+    assert resp.status == 500
+    assert (await resp.json()) == {"error": "internal error; see the engine's log"}
+    assert (await rig.client.get("/healthz")).status == 200
+    monkeypatch.undo()
+    assert (await rig.client.get("/regimes")).status == 200
+
+
+async def test_unknown_route_and_wrong_method_are_json_errors(rig: Rig) -> None:
+    resp = await rig.client.get("/nope")
+    assert resp.status == 404 and "error" in await resp.json()
+    resp = await rig.client.get("/halt")
+    assert resp.status == 405 and "POST" in resp.headers["Allow"]
+    assert "error" in await resp.json()
+
+
+async def test_rest_server_when_port_0_then_serves_on_the_bound_port() -> None:
+    session = SimSession(MarketConfig(seed=3), CFG)
+    server = RestServer(build_app(session.engine, token=TOKEN), port=0)
+    await server.start()
+    try:
+        assert server.port > 0
+        async with (
+            ClientSession() as http,
+            http.get(f"http://127.0.0.1:{server.port}/healthz") as resp,
+        ):
+            assert resp.status == 200
+    finally:
+        await server.stop()
