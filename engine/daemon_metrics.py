@@ -47,14 +47,16 @@ class DaemonCollector(Collector):
         up.add_metric([venue.session_id, "venue"], 1.0 if venue.logged_on else 0.0)
         for session in oms.sessions:
             up.add_metric([session, "oms"], 1.0 if oms.logged_on(session) else 0.0)
-        for stats in (venue.fix_stats, oms.fix_stats):
+        # Resends and rejects are rare: every session's series exist from 0, so the first one
+        # is an increase an alert can see.
+        for stats, own in ((venue.fix_stats, (venue.session_id,)), (oms.fix_stats, oms.sessions)):
             msgs, resent, rej = stats.snapshot()
             for (session, direction, msg_type), n in sorted(msgs.items()):
                 messages.add_metric([session, direction, msg_type], n)
-            for (session, direction), n in sorted(resent.items()):
-                resends.add_metric([session, direction], n)
-            for (session, kind), n in sorted(rej.items()):
-                rejects.add_metric([session, kind], n)
+            for key in sorted({*((s, d) for s in own for d in ("in", "out")), *resent}):
+                resends.add_metric(list(key), resent.get(key, 0))
+            for key in sorted({*((s, k) for s in own for k in ("session", "business")), *rej}):
+                rejects.add_metric(list(key), rej.get(key, 0))
         if d.ws is not None:
             reconnects.add_metric(["ws"], d.ws.counters.reconnects)
         out: list[Metric] = [up, messages, resends, rejects, reconnects]

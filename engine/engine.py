@@ -50,7 +50,7 @@ from engine.events import (
     refused_report,
     unknown_order_status,
 )
-from engine.executor import ParentExecutor, PlanState, volume_forecast
+from engine.executor import SHORTFALL_BREAKER, ParentExecutor, PlanState, volume_forecast
 from engine.input_clock import InputClock
 from engine.journal import Journal, JournalError, Kind
 from engine.market_state import SymbolMarket
@@ -720,7 +720,7 @@ class Engine:
             parent.record_complete()  # so this fill's report already says FILLED
         self._report(parent, ExecType.TRADE, last_qty=qty, last_price=price)
         if breach is not None:  # after the fill's report: the OMS sees the fill, then the halt
-            self.trip(parent, TradingState.HALTED, reason=breach, by="breaker:shortfall")
+            self.trip(parent, TradingState.HALTED, reason=breach, by=SHORTFALL_BREAKER)
 
     def _status(self, parent: ParentExecutor, child: ChildOrder, r: ExecutionReport) -> None:
         s = r.ord_status

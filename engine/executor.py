@@ -62,7 +62,21 @@ from strategies.schedule import Side
 from strategies.tactics import ChildIntent, MarketView, TacticsConfig, choose_child, must_fraction
 from strategies.volume import u_shape
 
-__all__ = ["EngineContext", "ParentExecutor", "PlanState", "volume_forecast"]
+__all__ = [
+    "BREAKERS",
+    "SHORTFALL_BREAKER",
+    "VAR_BREAKER",
+    "EngineContext",
+    "ParentExecutor",
+    "PlanState",
+    "volume_forecast",
+]
+
+# The breakers, as trading-state changes name who made them (``by``): the metrics expose each
+# from zero, so an alert sees its first trip as an increase.
+VAR_BREAKER = "breaker:var"
+SHORTFALL_BREAKER = "breaker:shortfall"
+BREAKERS = (SHORTFALL_BREAKER, VAR_BREAKER)
 
 # A child in these states can be asked to cancel (UNKNOWN first needs the venue's word).
 _CANCELLABLE = (ChildState.NEW, ChildState.PARTIALLY_FILLED, ChildState.PENDING_NEW)
@@ -523,7 +537,7 @@ class ParentExecutor:
                 self,
                 TradingState.REDUCING,
                 reason=f"VaR {var:,.0f} of the remainder above the limit {limit:,.0f}",
-                by="breaker:var",
+                by=VAR_BREAKER,
                 act=False,  # we are planning: the plan in the making is the REDUCING one
             )
 

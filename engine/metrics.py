@@ -36,7 +36,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from engine.clock import NS
 from engine.engine import Engine
 from engine.events import Side
-from engine.executor import ParentExecutor
+from engine.executor import BREAKERS, ParentExecutor
 from engine.orders import ChildState
 from engine.stats import Histogram
 from strategies.regime import Regime
@@ -298,8 +298,8 @@ class EngineCollector(Collector):
             verdicts.add_metric([check, action, reason], n)
         for scope, key, st in engine.trading.all():
             trading.add_metric([scope.value, key], float(st.state))
-        for name, n in sorted(engine.breaker_trips.items()):
-            trips.add_metric([name], n)
+        for name in sorted({*BREAKERS, *engine.breaker_trips}):
+            trips.add_metric([name], engine.breaker_trips[name])  # from 0: see BREAKERS
         for name, n in sorted(engine.alerts.items()):
             alerts.add_metric([name], n)
         return [

@@ -408,6 +408,13 @@ async def test_parent_fills_and_reports_match_the_exchange(rig: Rig) -> None:
     assert msgs[oms, "in", "D"] == 1  # the parent
     assert msgs[oms, "out", "8"] == len(reports)  # every parent report
     assert msgs[venue, "out", "A"] == 1 and msgs[oms, "in", "A"] == 1  # one logon each
+    resends = {
+        (s.labels["session"], s.labels["direction"]): s.value
+        for s in families["unwind_fix_resend_requests"].samples
+        if s.name.endswith("_total")
+    }
+    # No gap on a clean session, and yet every series is there, at 0, for an alert's increase().
+    assert resends == {(sid, d): 0.0 for sid in (venue, oms) for d in ("in", "out")}
     records = families["unwind_journal_records"].samples[0].value
     assert records == journal.records > 0
     lag = {s.name: s.value for s in families["unwind_event_loop_lag_seconds"].samples}

@@ -471,6 +471,12 @@ async def test_metrics_when_scraped_then_the_families_parse_with_the_engines_num
     (at_risk,) = families["unwind_parent_deadline_at_risk"].samples
     assert at_risk.labels == labels and at_risk.value == float(parent.deadline_at_risk)
     assert {"unwind_breaker_trips", "unwind_alerts"} <= families.keys()
+    trips = {
+        s.labels["breaker"]: s.value
+        for s in families["unwind_breaker_trips"].samples
+        if s.name.endswith("_total")
+    }
+    assert trips == {"breaker:shortfall": 0.0, "breaker:var": 0.0}  # from 0: see BREAKERS
     # describe() names every family collect() gives, so a registry can refuse duplicates.
     collector = EngineCollector(engine)
     assert [m.name for m in collector.describe()] == [m.name for m in collector.collect()]
@@ -505,7 +511,6 @@ async def test_a_finished_parents_series_leave_the_metrics_after_their_time(rig:
     }
     assert outcomes == {("twap", "filled"): 1}
     assert pid in engine.parents  # the engine still holds it (its own retention is longer)
-
 
 
 async def test_openapi_when_fetched_then_every_route_is_described(rig: Rig) -> None:
