@@ -45,7 +45,7 @@ from engine.recovery import Recovery, recover
 from risk.states import Scope, TradingState
 from strategies.planner import warm_up
 
-__all__ = ["ClockSettings", "Daemon", "DaemonConfig", "load_daemon_config"]
+__all__ = ["ClockSettings", "Daemon", "DaemonConfig", "load_daemon_config", "serve"]
 
 log = structlog.get_logger("unwind.daemon")
 
@@ -389,3 +389,18 @@ class Daemon:
             await asyncio.to_thread(self.journal.close)
         log.info("stopped")
 
+
+async def serve(cfg: DaemonConfig) -> None:
+    """Build the daemon and run it until SIGTERM/SIGINT (what ``unwind run`` does).
+
+    Built on the running loop: a restart's recovery hands the journal's pending timers to the
+    live clock, whose timers are the loop's.
+
+    Raises
+    ------
+    JournalError
+        The journal is damaged (or cannot be opened).
+    RecoveryError
+        The journal cannot be recovered from under this configuration or version.
+    """
+    await Daemon(cfg).run()

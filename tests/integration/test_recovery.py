@@ -12,8 +12,13 @@ whole journal, restart included, replays to the same decisions.
 from __future__ import annotations
 
 import logging
+import os
 import random
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,12 +28,15 @@ from adapters.fixsim.faults import FaultConfig
 from adapters.sim.config import MarketConfig
 from engine.clock import NS
 from engine.config import EngineConfig, SymbolConfig
+from engine.daemon import load_daemon_config
 from engine.journal import Journal, Kind, read_records, verify
+from engine.paper import QUICKFIX
 from engine.parent_events import ParentOrder
 from engine.recovery import RecoveryError, recover
 from engine.replay import replay
 from engine.simrun import SimSession, check_invariants
 from strategies.schedule import Side
+from tests.kit.fix_client import free_port
 
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
 
@@ -105,3 +113,78 @@ def test_a_journal_from_another_configuration_is_not_recovered(tmp_path: Path) -
     with pytest.raises(RecoveryError, match=r"another configuration .*child_ttl_s"):
         recover(journal, other, clock=s.clock, venue=s.venue, oms=s.oms)
     journal.close()
+
+
+def test_unwind_run_recovers_a_journal_with_pending_timers(tmp_path: Path) -> None:
+    # Found by the SIGKILL crash tests: `unwind run` built the daemon before its loop ran,
+    # and recovery, handing the journal's pending timers to the live clock, needs the loop:
+    # every restart from the command line on a working parent's journal died at start.
+    path = tmp_path / "journal.sqlite"
+    toml = tmp_path / "engine.toml"
+    toml.write_text(
+        f"""[engine]
+seed = 5
+feasibility_margin = 10.0
+drain_timeout_s = 0
+[engine.symbols.XYZ]
+daily_volume = 6000000
+[venue]
+settings = "{QUICKFIX / "engine-venue.cfg"}"
+data_dir = "{tmp_path / "venue"}"
+port = {free_port()}
+[oms]
+settings = "{QUICKFIX / "engine-oms.cfg"}"
+data_dir = "{tmp_path / "oms"}"
+port = {free_port()}
+[journal]
+path = "{path}"
+"""
+    )
+    cfg = load_daemon_config(toml).engine
+    journal = Journal(path, flush_interval_s=0)
+    s = SimSession(MarketConfig(seed=1), cfg, journal=journal)
+    s.run_for(60)
+    now = s.clock.now_ns()
+    s.engine.on_parent_command(
+        ParentOrder(
+            cl_ord_id="P0",
+            symbol="XYZ",
+            side=Side.SELL,
+            qty=5_000,
+            strategy="twap",
+            end_ns=now + 900 * NS,
+            ts_init=now,
+            participation_cap=0.1,
+        )
+    )
+    s.run_for(30)
+    assert s.clock.next_timer_ns() is not None  # the parent has timers pending
+    journal.close()
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "run", "--config", str(toml)],
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        for line in proc.stdout:  # until it has started (or died, ending the output)
+            lines.append(line)
+            if '"event": "started"' in line or time.monotonic() > deadline:
+                break
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, "".join(lines[-20:])
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    output = "".join(lines)
+    assert "recovered from the journal" in output and '"event": "started"' in output, output
+    assert [r.kind for r in read_records(path)].count(Kind.RESTART) == 1
