@@ -575,10 +575,16 @@ class Engine:
                 # A cancel the engine lost track of (a restart) is now known as the child's.
                 self._children[event.cl_ord_id] = child
                 self._probe_answered(event.cl_ord_id)
-        if child is None and event.cl_ord_id in self._probing:
+        if child is None and (
+            event.cl_ord_id in self._probing or event.orig_cl_ord_id in self._probing
+        ):
             child = self._adopt(event)
             if child is None:
                 return  # an id the crash never used (or the venue refused): nothing to count
+        elif child is not None and event.orig_cl_ord_id in self._probing:
+            # A report about the order and its cancel, both lost with the journal's tail and
+            # adopted from an earlier report: the order's own id is answered for too.
+            self._probe_answered(event.orig_cl_ord_id)
         if child is None:
             log.warning(
                 "report for an unknown child",
@@ -610,15 +616,22 @@ class Engine:
         never journaled. If the venue knows it, it becomes the parent's child (the venue's word
         for its quantity and price), due for cancelling at once if it still rests; if not,
         the id was never used."""
+        # A report naming an OrigClOrdID (a cancel's answer, or a status answer about a
+        # cancelled order) is about the order sent under it, cancelled under the ClOrdID: the
+        # venue has answered for both, and the child is the order's.
+        orig = r.orig_cl_ord_id
         parent = self._probe_answered(r.cl_ord_id)
+        if orig is not None:
+            parent = self._probe_answered(orig) or parent
         if parent is None:
             return None
         if r.venue_order_id == "NONE" or (r.ord_status is OrdStatus.REJECTED and not r.cum_qty):
             parent.decide(self.clock.now_ns())  # one fewer to wait for
             return None  # never sent, or refused: nothing to account for
         now = self.clock.now_ns()
+        order_id = orig if orig is not None else r.cl_ord_id
         order = NewOrder(
-            r.cl_ord_id,
+            order_id,
             parent.symbol,
             parent.side,
             r.order_qty,
@@ -638,8 +651,9 @@ class Engine:
             reason="found at the venue after a restart",
         )
         parent.adopt(child)
-        self._children[r.cl_ord_id] = child
-        log.warning("child found after a restart", parent=parent.id, child=r.cl_ord_id)
+        self._children[order_id] = child
+        self._children[r.cl_ord_id] = child  # its cancel's id too, when it is another
+        log.warning("child found after a restart", parent=parent.id, child=order_id)
         return child
 
     def _apply(self, parent: ParentExecutor, child: ChildOrder, r: ExecutionReport) -> None:

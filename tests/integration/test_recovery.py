@@ -29,6 +29,8 @@ from adapters.sim.config import MarketConfig
 from engine.clock import NS
 from engine.config import EngineConfig, SymbolConfig
 from engine.daemon import load_daemon_config
+from engine.engine import IDS_IN_FLIGHT
+from engine.events import ExecType, ExecutionReport
 from engine.journal import Journal, Kind, read_records, verify
 from engine.paper import QUICKFIX
 from engine.parent_events import ParentOrder
@@ -113,6 +115,63 @@ def test_a_journal_from_another_configuration_is_not_recovered(tmp_path: Path) -
     with pytest.raises(RecoveryError, match=r"another configuration .*child_ttl_s"):
         recover(journal, other, clock=s.clock, venue=s.venue, oms=s.oms)
     journal.close()
+
+
+def test_an_order_and_its_cancel_both_lost_hold_the_parent_back_only_until_the_venue_answers(
+    tmp_path: Path,
+) -> None:
+    # Found by the SIGKILL crash tests: the crash lost a child and the cancel that followed
+    # it (both unjournaled), so recovery asks about both ids. The venue's resend of the
+    # cancel's report (ClOrdID the cancel's, OrigClOrdID the order's) came first and adopted
+    # the order under the cancel's id; the status answer about the order's own id then found
+    # that child and never counted as an answer, and the parent waited for it to its end.
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, flush_interval_s=0)
+    s = SimSession(MarketConfig(seed=3), CFG, journal=journal)
+    s.run_for(120)
+    now = s.clock.now_ns()
+    s.engine.on_parent_command(
+        ParentOrder(
+            cl_ord_id="P",
+            symbol="XYZ",
+            side=Side.SELL,
+            qty=20_000,
+            strategy="pov",
+            end_ns=now + 1_800 * NS,
+            ts_init=now,
+            participation_cap=0.1,
+        )
+    )
+
+    def cancelled() -> list[ExecutionReport]:  # by a cancel the engine sent
+        return [r for r in s.venue.reports if r.exec_type is ExecType.CANCELED and r.orig_cl_ord_id]
+
+    while not cancelled():
+        s.run_for(1)
+    canceled = cancelled()[0]
+    journal.close()
+    # The crash takes everything from the child's first record on: the child, its cancel.
+    first = min(r.seq for r in read_records(path) if r.child == canceled.orig_cl_ord_id)
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("DELETE FROM events WHERE seq >= ?", (first,))
+    db.close()
+    s.engine.clock.stop()
+    journal = Journal(path, flush_interval_s=0)
+    s.engine = recover(journal, CFG, clock=s.clock, venue=s.venue, oms=s.oms).engine
+    parent = s.engine.parent_by_clordid("P")
+    assert parent is not None and parent.ids_to_ask == IDS_IN_FLIGHT
+    s.engine.on_venue_session(True)  # the logon: status requests for every id
+    s.engine.on_venue_event(canceled)  # QuickFIX's resend, ahead of the answers
+    s.run_for(5)
+    assert parent.ids_to_ask == 0 and s.engine.ids_to_ask == 0
+    child = parent.children[canceled.orig_cl_ord_id]  # adopted under the order's own id
+    assert child.state.final
+    s.run_for(1_800)
+    journal.close()
+    assert parent.state.value == "filled", (parent.state, parent.filled)
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+    assert replay(path).divergence is None
 
 
 def test_unwind_run_recovers_a_journal_with_pending_timers(tmp_path: Path) -> None:
