@@ -235,6 +235,8 @@ class Daemon:
                 synchronous=j.synchronous,
                 on_error=self._on_journal_error,
             )
+            # Output commit: a parent report leaves once the journal holds it.
+            self.outbox.journal = self.journal
         self.recovery: Recovery | None = None
         if self.journal is not None and self.journal.last_seq > 0:
             # Restart = recovery: the engine as the journal left it, reconciled with the venue
@@ -306,6 +308,9 @@ class Daemon:
         tune_gc_for_latency()
         self.loop_lag.start()
         await self.oms.start()
+        if self.recovery is not None:
+            # Every report again, held for the OMS's logon (engine/recovery.py).
+            self.recovery.resend(self.outbox)
         await self.venue.start()
         if self.ws is not None:
             await self.ws.start()
@@ -382,6 +387,7 @@ class Daemon:
             except Exception:  # a sink that raised ended the feed; the sessions must still stop
                 log.exception("market data feed failed")
         await self.venue.stop()
+        await self.outbox.settle()  # reports waiting for the journal go while the OMS is up
         await self.oms.stop()
         self.loop_lag.stop()
         if self.journal is not None:

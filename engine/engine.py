@@ -1258,9 +1258,11 @@ class Engine:
             text=text,
         )
         self.reports.setdefault(parent.id, []).append(report)
-        self.oms.send_report(parent.order.session, report)
+        # Recorded before it is handed over: the daemon's outbox sends it once the journal
+        # holds it (engine/oms_outbox.py), so the OMS never sees a report a crash takes back.
         if self.journal is not None:
             self.journal.record(Kind.REPORT, now, report, parent=parent.id)
+        self.oms.send_report(parent.order.session, report)
 
 
 def _base36(n: int) -> str:

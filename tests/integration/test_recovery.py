@@ -36,7 +36,7 @@ from engine.paper import QUICKFIX
 from engine.parent_events import ParentOrder
 from engine.recovery import RecoveryError, recover
 from engine.replay import replay
-from engine.simrun import SimSession, check_invariants
+from engine.simrun import RecordingOms, SimSession, check_invariants
 from strategies.schedule import Side
 from tests.kit.fix_client import free_port
 
@@ -172,6 +172,46 @@ def test_an_order_and_its_cancel_both_lost_hold_the_parent_back_only_until_the_v
     assert parent.state.value == "filled", (parent.state, parent.filled)
     assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
     assert replay(path).divergence is None
+
+
+def test_a_restart_sends_the_oms_every_report_of_every_parent_again(tmp_path: Path) -> None:
+    # Found by the SIGKILL crash tests: the daemon keeps reports for an OMS session that is
+    # down in memory, and hands one over only once the journal holds it; a crash loses what
+    # waited, and recovery re-sent only the decisions past the journal's end. Now every
+    # report goes again, in order, as the journal has it (the OMS drops repeats by ExecID).
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, flush_interval_s=0)
+    s = SimSession(MarketConfig(seed=2), CFG, journal=journal)
+    s.run_for(120)
+    now = s.clock.now_ns()
+    for i, strategy in enumerate(("pov", "twap")):
+        s.engine.on_parent_command(
+            ParentOrder(
+                cl_ord_id=f"P{i}",
+                symbol="XYZ",
+                side=Side.SELL,
+                qty=8_000,
+                strategy=strategy,
+                end_ns=now + 900 * NS,
+                ts_init=now,
+                participation_cap=0.1,
+            )
+        )
+    s.run_for(400)
+    journal.close()
+    made = list(s.oms.reports)  # every one the dead engine made, all of them journaled
+    assert len({r.venue_order_id for r in made}) == 2 and len(made) > 10
+    s.engine.clock.stop()
+    oms = RecordingOms()
+    journal = Journal(path, flush_interval_s=0)
+    r = recover(journal, CFG, clock=s.clock, venue=s.venue, oms=oms)
+    journal.close()
+    assert oms.reports == []  # nothing before the daemon's OMS acceptor is listening
+    assert r.resend(oms) == len(made)
+    by_parent = sorted(
+        made, key=lambda x: [p.id for p in r.engine.parents.values()].index(x.venue_order_id)
+    )
+    assert oms.reports == by_parent  # the same ExecIDs, the same content, each parent in order
 
 
 def test_unwind_run_recovers_a_journal_with_pending_timers(tmp_path: Path) -> None:
