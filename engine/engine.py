@@ -534,7 +534,9 @@ class Engine:
             last = committed_ids.get(parent.id, 0)
             for n in range(last + 1, last + IDS_IN_FLIGHT + 1):
                 cl_ord_id = f"{parent.id}-{n}"
-                if cl_ord_id not in self._children:
+                # One still unanswered from a restart before (its answer died with the run
+                # after it) is asked once: counted twice, the parent would wait for good.
+                if cl_ord_id not in self._children and cl_ord_id not in self._probing:
                     self._probing[cl_ord_id] = parent
                     parent.ids_to_ask += 1  # no new child until the venue has answered
             parent.ids_issued = max(parent.ids_issued, last + IDS_IN_FLIGHT)

@@ -35,9 +35,9 @@ import structlog
 
 from engine.clock import Clock
 from engine.config import EngineConfig
-from engine.engine import Engine, OmsOut
+from engine.engine import IDS_IN_FLIGHT, Engine, OmsOut
 from engine.events import ExecutionReport
-from engine.journal import ID_KINDS, Journal, Record
+from engine.journal import ID_KINDS, Journal, Kind, Record
 from engine.ports import VenuePort
 from engine.replay import Replayer, ReplayError
 
@@ -74,13 +74,18 @@ class Recovery:
 
 
 def committed_ids(records: list[Record]) -> dict[str, int]:
-    """Each parent's highest ClOrdID number the journal holds (children, cancels, gate runs)."""
+    """Each parent's highest ClOrdID number the journal accounts for: the highest a child or
+    a cancel used, or the last a restart set aside (its committed id plus ``IDS_IN_FLIGHT``:
+    the run after it issued ids from there on, and may have died before committing one)."""
     last: dict[str, int] = {}
     for r in records:
         if r.kind in ID_KINDS and r.parent is not None and r.child is not None:
             n = int(r.child.rsplit("-", 1)[1])
             if n > last.get(r.parent, 0):
                 last[r.parent] = n
+        elif r.kind is Kind.RESTART:
+            for parent, n in r.value()["committed_ids"].items():
+                last[parent] = max(last.get(parent, 0), int(n) + IDS_IN_FLIGHT)
     return last
 
 
@@ -118,7 +123,13 @@ def recover(
     engine.clock.inner = clock
     for timer in rp.clock.pending():
         timer.live = clock.call_at(timer.ts_ns, timer.callback)
-    engine.on_restart(len(lost), committed_ids(rp.records))
+    ids = committed_ids(rp.records)
+    for parent in engine.parents.values():
+        if not parent.state.final:
+            # None committed yet: asked about from 1, and the restart record says so, so
+            # that a restart after this one knows which ids this run set aside.
+            ids.setdefault(parent.id, 0)
+    engine.on_restart(len(lost), ids)
     reports = tuple(
         (parent.order.session, report)
         for parent in engine.parents.values()

@@ -174,6 +174,79 @@ def test_an_order_and_its_cancel_both_lost_hold_the_parent_back_only_until_the_v
     assert replay(path).divergence is None
 
 
+@pytest.mark.parametrize("before_s", [60.0, 0.0])
+def test_a_crash_before_the_first_recovery_committed_anything_asks_about_both_runs_ids(
+    tmp_path: Path, before_s: float
+) -> None:
+    # Found by the SIGKILL crash tests: a run killed before its first commit after a restart
+    # leaves the journal ending at the restart record. The next recovery asked about the same
+    # ids as the first (counting those still unanswered twice: the parent waited for good),
+    # and not about the ids the lost run had used past them (its child filled unowned).
+    # ``before_s`` 0: the first crash came before the parent had committed any id.
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, flush_interval_s=0)
+    s = SimSession(MarketConfig(seed=3), CFG, journal=journal)
+    s.run_for(120)
+    now = s.clock.now_ns()
+    s.engine.on_parent_command(
+        ParentOrder(
+            cl_ord_id="P",
+            symbol="XYZ",
+            side=Side.SELL,
+            qty=20_000,
+            strategy="pov",
+            end_ns=now + 1_800 * NS,
+            ts_init=now,
+            participation_cap=0.1,
+        )
+    )
+    s.run_for(before_s)
+    journal.close()
+
+    def restart() -> Journal:
+        s.engine.clock.stop()
+        j = Journal(path, flush_interval_s=0)
+        s.engine = recover(j, CFG, clock=s.clock, venue=s.venue, oms=s.oms).engine
+        return j
+
+    journal = restart()
+    parent = s.engine.parent_by_clordid("P")
+    assert parent is not None
+    first_window = parent.ids_issued  # the first recovery asks up to here
+    s.engine.on_venue_session(True)
+
+    def past_window() -> list[str]:
+        return [
+            o.cl_ord_id for _, o in s.venue.sent if int(o.cl_ord_id.rsplit("-")[-1]) > first_window
+        ]
+
+    while not past_window():
+        s.run_for(1)
+    late = past_window()
+    journal.close()
+    # The second crash: nothing of the second run was committed after its restart record.
+    restart_seq = max(r.seq for r in read_records(path) if r.kind is Kind.RESTART)
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("DELETE FROM events WHERE seq > ?", (restart_seq,))
+    db.close()
+    journal = restart()
+    parent = s.engine.parent_by_clordid("P")
+    assert parent is not None
+    assert parent.ids_to_ask == s.engine.ids_to_ask  # each id counted once
+    s.engine.on_venue_session(True)
+    s.run_for(10)
+    assert parent.ids_to_ask == 0
+    assert set(late) <= set(parent.children)  # the lost run's children, adopted
+    s.run_for(1_800)
+    journal.close()
+    assert parent.state.value == "filled", (parent.state, parent.filled)
+    sent = [o.cl_ord_id for _, o in s.venue.sent]
+    assert len(sent) == len(set(sent)) and set(sent) <= set(parent.children)
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+    assert replay(path).divergence is None
+
+
 def test_a_restart_sends_the_oms_every_report_of_every_parent_again(tmp_path: Path) -> None:
     # Found by the SIGKILL crash tests: the daemon keeps reports for an OMS session that is
     # down in memory, and hands one over only once the journal holds it; a crash loses what
