@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv test test-fast test-nojit bench lint paper soak clean
+.PHONY: venv test test-fast test-nojit bench lint paper soak crash clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,13 @@ paper: $(STAMP)
 soak: $(STAMP)
 	$(VENV)/bin/unwind soak --runs 200 --first-seed 1 --jobs 2 --minutes 10 --speed 120 \
 		--json soak-report.json
+
+# The SIGKILL crash tests alone, printing every kill: the engine daemon as a real process,
+# killed at seeded moments of paper sessions and restarted (docs/journal.md). Part of
+# `make test` with their default 20 kills (about two minutes); KILLS=60 runs six sessions.
+KILLS ?= 20
+crash: $(STAMP)
+	UNWIND_CRASH_KILLS=$(KILLS) $(PY) -m pytest -q -s -p no:logging tests/e2e/test_crash_restart.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

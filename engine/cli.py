@@ -338,7 +338,7 @@ def _run_paper(args: argparse.Namespace) -> int:
 def _run_daemon(args: argparse.Namespace) -> int:
     import asyncio
 
-    from engine.daemon import Daemon, load_daemon_config
+    from engine.daemon import load_daemon_config, serve
     from engine.logs import configure_logging
 
     try:
@@ -370,11 +370,10 @@ def _run_daemon(args: argparse.Namespace) -> int:
     from engine.recovery import RecoveryError
 
     try:
-        daemon = Daemon(cfg)
+        asyncio.run(serve(cfg))
     except (JournalError, RecoveryError) as e:
         print(f"unwind run: {e}", file=sys.stderr)
         return 1
-    asyncio.run(daemon.run())
     return 0
 
 

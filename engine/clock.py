@@ -9,7 +9,10 @@ Three clocks share one interface (:class:`Clock`):
 * :class:`LiveClock`: wall-clock UTC nanoseconds; timers run on the asyncio loop.
 * :class:`AcceleratedClock`: simulated time running ``speed`` times faster than the wall from a
   chosen origin (paper sessions against the FIX simulator at ``--speed 60``); timers run on the
-  asyncio loop at the wall moment their simulated time comes.
+  asyncio loop at the wall moment their simulated time comes. Anchored at construction on the
+  monotonic clock, or (``anchor_unix_ns``) on a wall-clock Unix instant, so that separate
+  processes (the FIX simulator and an engine daemon, or a daemon and its restart) reading the
+  same three numbers tell the same simulated time.
 
 Timer callbacks run on the loop thread (or inside ``advance_to``) and must not block.
 """
@@ -20,6 +23,7 @@ import abc
 import asyncio
 import heapq
 import itertools
+import math
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -120,20 +124,51 @@ class LiveClock(_LoopClock):
 
 
 class AcceleratedClock(_LoopClock):
-    """Simulated time from ``origin_ns``, ``speed`` simulated seconds per wall second."""
+    """Simulated time from ``origin_ns``, ``speed`` simulated seconds per wall second.
+
+    Parameters
+    ----------
+    origin_ns
+        The simulated time (Unix ns) at the anchor.
+    speed
+        Simulated seconds per wall second; finite and > 0.
+    loop
+        The loop timers run on (default: the running loop, at the first timer).
+    anchor_unix_ns
+        The wall-clock instant (``time.time_ns()``) at which simulated time is ``origin_ns``;
+        any process that knows the three numbers computes the same simulated now (to within
+        the host's wall clock; a step of that clock moves simulated time too). ``None``: the
+        moment of construction, on the monotonic clock (one process only; immune to steps).
+
+    Raises
+    ------
+    ValueError
+        ``speed`` is not a finite number > 0.
+    """
 
     def __init__(
-        self, origin_ns: int, speed: float, loop: asyncio.AbstractEventLoop | None = None
+        self,
+        origin_ns: int,
+        speed: float,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        anchor_unix_ns: int | None = None,
     ) -> None:
-        if not speed > 0:
-            raise ValueError(f"speed must be > 0, got {speed}")
+        if not (speed > 0 and math.isfinite(speed)):
+            raise ValueError(f"speed must be a finite number > 0, got {speed}")
         super().__init__(loop)
         self.origin_ns = origin_ns
         self.speed = speed
-        self._wall0 = time.monotonic_ns()
+        self.anchor_unix_ns = anchor_unix_ns
+        if anchor_unix_ns is None:
+            self._wall: Callable[[], int] = time.monotonic_ns
+            self._wall0 = time.monotonic_ns()
+        else:
+            self._wall = time.time_ns
+            self._wall0 = anchor_unix_ns
 
     def now_ns(self) -> int:
-        return self.origin_ns + round((time.monotonic_ns() - self._wall0) * self.speed)
+        return self.origin_ns + round((self._wall() - self._wall0) * self.speed)
 
     def _wall_delay_s(self, ts_ns: int) -> float:
         return max(ts_ns - self.now_ns(), 0) / NS / self.speed

@@ -34,7 +34,7 @@ from adapters.fix.oms_acceptor import OmsAcceptor, OmsAcceptorConfig
 from adapters.fix.venue_client import FixVenueClient, FixVenueConfig
 from adapters.wsfeed.client import WsFeedClient
 from adapters.wsfeed.config import WsFeedConfig
-from engine.clock import Clock, LiveClock
+from engine.clock import AcceleratedClock, Clock, LiveClock
 from engine.config import EngineConfig
 from engine.engine import Engine
 from engine.gctune import tune_gc_for_latency
@@ -45,7 +45,7 @@ from engine.recovery import Recovery, recover
 from risk.states import Scope, TradingState
 from strategies.planner import warm_up
 
-__all__ = ["Daemon", "DaemonConfig", "load_daemon_config"]
+__all__ = ["ClockSettings", "Daemon", "DaemonConfig", "load_daemon_config", "serve"]
 
 log = structlog.get_logger("unwind.daemon")
 
@@ -119,6 +119,45 @@ class RestSettings(_Strict):
     token: str | None = Field(None, min_length=16, description="bearer token for mutating calls")
 
 
+class ClockSettings(_Strict):
+    """The daemon's time: the wall clock (``live``, the default: a real venue), or simulated
+    time (``accelerated``) shared with a FIX simulator running on its own clock: ``speed``
+    simulated seconds per wall second, ``origin_ns`` (simulated Unix ns) at the wall-clock
+    instant ``anchor_unix_ns`` (``time.time_ns()``). Any process reading the same three numbers
+    tells the same simulated time, so a daemon restarted on this configuration goes on where
+    the one before left off (engine/clock.py ``AcceleratedClock``)."""
+
+    mode: Literal["live", "accelerated"] = Field(
+        "live", description="live: the wall clock; accelerated: speed, origin_ns, anchor_unix_ns"
+    )
+    speed: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="simulated seconds per wall second"
+    )
+    origin_ns: int | None = Field(None, ge=0, description="simulated time (Unix ns) at the anchor")
+    anchor_unix_ns: int | None = Field(
+        None, gt=0, description="the wall-clock instant (Unix ns) simulated time is origin_ns"
+    )
+
+    @model_validator(mode="after")
+    def _complete(self) -> ClockSettings:
+        given = [
+            k for k in ("speed", "origin_ns", "anchor_unix_ns") if getattr(self, k) is not None
+        ]
+        if self.mode == "live" and given:
+            raise ValueError(f"mode live takes no {', '.join(given)} (they are for accelerated)")
+        if self.mode == "accelerated" and len(given) < 3:
+            missing = [k for k in ("speed", "origin_ns", "anchor_unix_ns") if k not in given]
+            raise ValueError(f"mode accelerated needs {', '.join(missing)}")
+        return self
+
+    def build(self) -> Clock:
+        """The clock these settings describe."""
+        if self.mode == "live":
+            return LiveClock()
+        assert self.speed is not None and self.origin_ns is not None
+        return AcceleratedClock(self.origin_ns, self.speed, anchor_unix_ns=self.anchor_unix_ns)
+
+
 class DaemonConfig(_Strict):
     engine: EngineConfig
     venue: VenueSettings
@@ -126,6 +165,7 @@ class DaemonConfig(_Strict):
     market_data: MarketDataSettings = MarketDataSettings()
     journal: JournalSettings = JournalSettings()
     rest: RestSettings | None = None
+    clock: ClockSettings = ClockSettings()
 
 
 def load_daemon_config(path: Path) -> DaemonConfig:
@@ -155,7 +195,8 @@ class Daemon:
 
     def __init__(self, cfg: DaemonConfig, clock: Clock | None = None) -> None:
         self.cfg = cfg
-        self.clock = clock or LiveClock()
+        # A test running the daemon in-process passes the clock it shares with the simulator.
+        self.clock = clock or cfg.clock.build()
         v = cfg.venue
         self.venue = FixVenueClient(
             FixVenueConfig(
@@ -196,6 +237,8 @@ class Daemon:
                 synchronous=j.synchronous,
                 on_error=self._on_journal_error,
             )
+            # Output commit: a parent report leaves once the journal holds it.
+            self.outbox.journal = self.journal
         self.recovery: Recovery | None = None
         if self.journal is not None and self.journal.last_seq > 0:
             # Restart = recovery: the engine as the journal left it, reconciled with the venue
@@ -267,6 +310,9 @@ class Daemon:
         tune_gc_for_latency()
         self.loop_lag.start()
         await self.oms.start()
+        if self.recovery is not None:
+            # Every report again, held for the OMS's logon (engine/recovery.py).
+            self.recovery.resend(self.outbox)
         await self.venue.start()
         if self.ws is not None:
             await self.ws.start()
@@ -354,9 +400,26 @@ class Daemon:
             except Exception:  # a sink that raised ended the feed; the sessions must still stop
                 log.exception("market data feed failed")
         await self.venue.stop()
+        await self.outbox.settle()  # reports waiting for the journal go while the OMS is up
         await self.oms.stop()
         self.loop_lag.stop()
         if self.journal is not None:
             # In a thread: the last group commit can take a moment.
             await asyncio.to_thread(self.journal.close)
         log.info("stopped")
+
+
+async def serve(cfg: DaemonConfig) -> None:
+    """Build the daemon and run it until SIGTERM/SIGINT (what ``unwind run`` does).
+
+    Built on the running loop: a restart's recovery hands the journal's pending timers to the
+    live clock, whose timers are the loop's.
+
+    Raises
+    ------
+    JournalError
+        The journal is damaged (or cannot be opened).
+    RecoveryError
+        The journal cannot be recovered from under this configuration or version.
+    """
+    await Daemon(cfg).run()

@@ -548,7 +548,9 @@ class Engine:
             last = committed_ids.get(parent.id, 0)
             for n in range(last + 1, last + IDS_IN_FLIGHT + 1):
                 cl_ord_id = f"{parent.id}-{n}"
-                if cl_ord_id not in self._children:
+                # One still unanswered from a restart before (its answer died with the run
+                # after it) is asked once: counted twice, the parent would wait for good.
+                if cl_ord_id not in self._children and cl_ord_id not in self._probing:
                     self._probing[cl_ord_id] = parent
                     parent.ids_to_ask += 1  # no new child until the venue has answered
             parent.ids_issued = max(parent.ids_issued, last + IDS_IN_FLIGHT)
@@ -589,10 +591,16 @@ class Engine:
                 # A cancel the engine lost track of (a restart) is now known as the child's.
                 self._children[event.cl_ord_id] = child
                 self._probe_answered(event.cl_ord_id)
-        if child is None and event.cl_ord_id in self._probing:
+        if child is None and (
+            event.cl_ord_id in self._probing or event.orig_cl_ord_id in self._probing
+        ):
             child = self._adopt(event)
             if child is None:
                 return  # an id the crash never used (or the venue refused): nothing to count
+        elif child is not None and event.orig_cl_ord_id in self._probing:
+            # A report about the order and its cancel, both lost with the journal's tail and
+            # adopted from an earlier report: the order's own id is answered for too.
+            self._probe_answered(event.orig_cl_ord_id)
         if child is None:
             log.warning(
                 "report for an unknown child",
@@ -627,15 +635,22 @@ class Engine:
         never journaled. If the venue knows it, it becomes the parent's child (the venue's word
         for its quantity and price), due for cancelling at once if it still rests; if not,
         the id was never used."""
+        # A report naming an OrigClOrdID (a cancel's answer, or a status answer about a
+        # cancelled order) is about the order sent under it, cancelled under the ClOrdID: the
+        # venue has answered for both, and the child is the order's.
+        orig = r.orig_cl_ord_id
         parent = self._probe_answered(r.cl_ord_id)
+        if orig is not None:
+            parent = self._probe_answered(orig) or parent
         if parent is None:
             return None
         if r.venue_order_id == "NONE" or (r.ord_status is OrdStatus.REJECTED and not r.cum_qty):
             parent.decide(self.clock.now_ns())  # one fewer to wait for
             return None  # never sent, or refused: nothing to account for
         now = self.clock.now_ns()
+        order_id = orig if orig is not None else r.cl_ord_id
         order = NewOrder(
-            r.cl_ord_id,
+            order_id,
             parent.symbol,
             parent.side,
             r.order_qty,
@@ -655,8 +670,9 @@ class Engine:
             reason="found at the venue after a restart",
         )
         parent.adopt(child)
-        self._children[r.cl_ord_id] = child
-        log.warning("child found after a restart", parent=parent.id, child=r.cl_ord_id)
+        self._children[order_id] = child
+        self._children[r.cl_ord_id] = child  # its cancel's id too, when it is another
+        log.warning("child found after a restart", parent=parent.id, child=order_id)
         return child
 
     def _apply(self, parent: ParentExecutor, child: ChildOrder, r: ExecutionReport) -> None:
@@ -1266,9 +1282,11 @@ class Engine:
             text=text,
         )
         self.reports.setdefault(parent.id, []).append(report)
-        self.oms.send_report(parent.order.session, report)
+        # Recorded before it is handed over: the daemon's outbox sends it once the journal
+        # holds it (engine/oms_outbox.py), so the OMS never sees a report a crash takes back.
         if self.journal is not None:
             self.journal.record(Kind.REPORT, now, report, parent=parent.id)
+        self.oms.send_report(parent.order.session, report)
 
 
 def _base36(n: int) -> str:

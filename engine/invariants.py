@@ -183,25 +183,24 @@ def _parent_violations(record: Record, truth: _Truth, parent: ParentExecutor) ->
         if since > parent.cap * mkt_since + _EPS:
             text = f"{pid}: {since} of {mkt_since} since start breaks the cap"
             out.append(Violation(Kind.CAP, text))
-    sent = sorted(parent.children.values(), key=lambda c: c.sent_ns)
-    for child in sent:
+    for child in parent.children.values():
         if child.sent_ns >= parent.end_ns:
             text = f"{pid}: child {child.cl_ord_id} sent after the deadline"
             out.append(Violation(Kind.DEADLINE, text))
     # One child at a time: a child goes out only once the previous one is final at the venue.
-    # Over FIX both ends are the venue's times; an order that never reached the venue could
-    # not fill and conflicts with nothing.
+    # Over FIX both ends are the venue's times, and children follow each other in the order
+    # they reached it (a child adopted after a restart was sent long before the engine's
+    # sent_ns says); an order that never reached the venue could not fill and conflicts with
+    # nothing.
     arrivals = record.arrivals
-    for a, b in itertools.pairwise(sent):
-        if arrivals is None:
-            b_at: int | None = b.sent_ns
-        elif a.cl_ord_id not in arrivals:
-            continue
-        else:
-            b_at = arrivals.get(b.cl_ord_id)
-        final_at = truth.final.get(a.cl_ord_id)
-        if b_at is not None and (final_at is None or final_at > b_at):
-            text = f"{pid}: child {b.cl_ord_id} sent at {b_at} while {a.cl_ord_id} could still fill"
+    if arrivals is None:
+        order = sorted((c.sent_ns, c.cl_ord_id) for c in parent.children.values())
+    else:
+        order = sorted((arrivals[c], c) for c in parent.children if c in arrivals)
+    for (_, a), (b_at, b) in itertools.pairwise(order):
+        final_at = truth.final.get(a)
+        if final_at is None or final_at > b_at:
+            text = f"{pid}: child {b} sent at {b_at} while {a} could still fill"
             out.append(Violation(Kind.TWO_LIVE, text))
     return out
 

@@ -11,11 +11,23 @@ twice with the same ExecID; the OMS deduplicates on it (FIX's own rule for resen
 Parents submitted over REST (session ``rest``, not a FIX session) have no one to report to
 over FIX: their reports stay in the engine's record and the REST API.
 
-What is kept lives in memory: a restart loses it (the journal issue makes it durable).
+With a journal, nothing leaves before the journal holds it (output commit): a report waits
+until the journal has committed everything recorded up to it (one commit for all that waited
+meanwhile; a millisecond or so), then goes on as above. A crash can take back decisions the
+journal had not committed, and the restarted engine may then decide otherwise under the same
+ExecID (a fill it learns again from the venue, counted differently): had the OMS seen the
+first, it would drop the second as a repeat and its CumQty would be wrong. If the journal
+cannot be written (the daemon halts trading on it), reports go out unrecorded rather than not
+at all.
+
+What is kept lives in memory: a restart loses it. Recovery sends every report of every parent
+the journal holds again after a restart (engine/recovery.py); the OMS drops the ones it has
+by ExecID.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Callable
 from typing import Protocol
@@ -23,9 +35,10 @@ from typing import Protocol
 import structlog
 
 from engine.events import CancelReject, ExecutionReport
+from engine.journal import JournalError
 from engine.parent_events import RejectReason
 
-__all__ = ["OmsOutbox", "OmsSessions"]
+__all__ = ["Durable", "OmsOutbox", "OmsSessions"]
 
 log = structlog.get_logger("unwind.oms")
 
@@ -43,17 +56,42 @@ class OmsSessions(Protocol):
     def send_cancel_reject(self, session: str, reject: CancelReject) -> bool: ...
 
 
-class OmsOutbox:
-    """The engine's OMS port over FIX sessions (see the module docstring)."""
+class Durable(Protocol):
+    """What the outbox needs of the journal (``engine.journal.Journal``)."""
 
-    def __init__(self, acceptor: OmsSessions) -> None:
+    def flush(self, timeout_s: float = ...) -> None:
+        """Return once everything recorded so far is committed; raise ``JournalError`` if it
+        cannot be."""
+        ...
+
+
+_Message = tuple[str, Callable[[], bool], str, str | None]  # session, send, ClOrdID, parent
+
+
+class OmsOutbox:
+    """The engine's OMS port over FIX sessions (see the module docstring). Loop thread only.
+
+    ``journal``: when set, a message leaves only once the journal has committed everything
+    recorded before it was given (the daemon sets it with its journal).
+    """
+
+    def __init__(self, acceptor: OmsSessions, journal: Durable | None = None) -> None:
         self._acceptor = acceptor
+        self.journal = journal
         self._held: dict[str, deque[Callable[[], bool]]] = {}
+        self._uncommitted: deque[_Message] = deque()
+        self._committing: asyncio.Task[None] | None = None
 
     def pending(self, session: str) -> int:
-        """How many messages wait for ``session`` to log on."""
+        """How many messages wait for ``session``: for its logon, or for the journal."""
         held = self._held.get(session)
-        return 0 if held is None else len(held)
+        waiting = sum(m[0] == session for m in self._uncommitted)
+        return waiting + (0 if held is None else len(held))
+
+    async def settle(self) -> None:
+        """Wait until nothing waits for the journal (before the sessions stop)."""
+        while self._committing is not None:
+            await asyncio.shield(self._committing)
 
     def send_report(
         self, session: str, report: ExecutionReport, reject_reason: RejectReason | None = None
@@ -100,6 +138,33 @@ class OmsOutbox:
     ) -> bool:
         if session not in self._acceptor.sessions:
             return False  # not a FIX session (a REST parent): the engine's record is its report
+        if self.journal is not None:
+            self._uncommitted.append((session, send, cl_ord_id, parent))
+            if self._committing is None:
+                self._committing = asyncio.get_running_loop().create_task(self._commit())
+            return False
+        return self._deliver(session, send, cl_ord_id, parent)
+
+    async def _commit(self) -> None:
+        # Everything that waits was recorded before this flush is asked for: the engine
+        # journals a report before it hands it here, on this thread.
+        journal = self.journal
+        assert journal is not None
+        try:
+            while self._uncommitted:
+                n = len(self._uncommitted)
+                try:
+                    await asyncio.to_thread(journal.flush)
+                except JournalError as exc:
+                    log.error("oms reports sent unrecorded: the journal failed", error=str(exc))
+                for _ in range(n):
+                    self._deliver(*self._uncommitted.popleft())
+        finally:
+            self._committing = None
+
+    def _deliver(
+        self, session: str, send: Callable[[], bool], cl_ord_id: str, parent: str | None
+    ) -> bool:
         held = self._held.get(session)
         if held is None:
             if send():

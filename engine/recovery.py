@@ -5,9 +5,12 @@ configuration, so every parent, child, plan, timer and trading state is as the c
 left it at its last committed record; the replay must agree with every journaled decision.
 The decisions the replay makes past the journal's end are the ones a crash lost with its
 last group commit (at most ``flush_interval_s`` of them): re-derived, they are the engine's
-again (a child among them is asked about at the logon like any other), and parent reports among
-them are sent to the OMS again with the same ExecIDs (they may not have gone out; an OMS drops
-a repeat by ExecID).
+again (a child among them is asked about at the logon like any other). Every parent's reports,
+the journal's and the re-derived ones, are sent to the OMS again with their ExecIDs: the daemon
+sends a report only once the journal holds it (engine/oms_outbox.py), so the OMS has seen none
+the journal lost, but it may not have received all the journal holds (held while its session
+was down, or waiting for a commit, when the process died); it drops a repeat by ExecID. The
+daemon sends them (:meth:`Recovery.resend`) once its OMS acceptor is listening.
 
 Then the engine is handed the live clock, ports and journal: its pending timers move to the
 live clock (those due while it was down fire at once), a ``restart`` record is journaled, and
@@ -32,9 +35,9 @@ import structlog
 
 from engine.clock import Clock
 from engine.config import EngineConfig
-from engine.engine import Engine, OmsOut
+from engine.engine import IDS_IN_FLIGHT, Engine, OmsOut
+from engine.events import ExecutionReport
 from engine.journal import ID_KINDS, Journal, Kind, Record
-from engine.journal_codec import decode
 from engine.ports import VenuePort
 from engine.replay import Replayer, ReplayError
 
@@ -53,18 +56,36 @@ class Recovery:
     inputs: int  # replayed
     decisions: int  # replayed and equal to the journal's
     lost: int  # decisions past the journal's end, re-derived (a crash's last commit)
-    reports_resent: int
     ids_to_ask: int
+    # Every report of every parent, each with its OMS session, for :meth:`resend`.
+    reports: tuple[tuple[str, ExecutionReport], ...] = ()
+
+    def resend(self, oms: OmsOut) -> int:
+        """Send the OMS every parent's reports again, each parent's in order; return how many.
+
+        The dead daemon may have held some for a session that was down, or had some waiting
+        for a commit, and which it had handed to QuickFIX is not recorded; the OMS drops the
+        ones it has by ExecID (the same ExecIDs, the same content: the journal's, or the
+        re-derived lost decisions'). The daemon calls this once its OMS acceptor is listening.
+        """
+        for session, report in self.reports:
+            oms.send_report(session, report)
+        return len(self.reports)
 
 
 def committed_ids(records: list[Record]) -> dict[str, int]:
-    """Each parent's highest ClOrdID number the journal holds (children, cancels, gate runs)."""
+    """Each parent's highest ClOrdID number the journal accounts for: the highest a child or
+    a cancel used, or the last a restart set aside (its committed id plus ``IDS_IN_FLIGHT``:
+    the run after it issued ids from there on, and may have died before committing one)."""
     last: dict[str, int] = {}
     for r in records:
         if r.kind in ID_KINDS and r.parent is not None and r.child is not None:
             n = int(r.child.rsplit("-", 1)[1])
             if n > last.get(r.parent, 0):
                 last[r.parent] = n
+        elif r.kind is Kind.RESTART:
+            for parent, n in r.value()["committed_ids"].items():
+                last[parent] = max(last.get(parent, 0), int(n) + IDS_IN_FLIGHT)
     return last
 
 
@@ -102,21 +123,24 @@ def recover(
     engine.clock.inner = clock
     for timer in rp.clock.pending():
         timer.live = clock.call_at(timer.ts_ns, timer.callback)
-    engine.on_restart(len(lost), committed_ids(rp.records))
-    resent = 0
-    for kind, _, parent_id, _, body in lost:
-        if kind != Kind.REPORT.value:
-            continue
-        report = decode(body)
-        parent = engine.parents.get(parent_id) if parent_id is not None else None
-        oms.send_report("" if parent is None else parent.order.session, report)  # type: ignore[arg-type]
-        resent += 1
+    ids = committed_ids(rp.records)
+    for parent in engine.parents.values():
+        if not parent.state.final:
+            # None committed yet: asked about from 1, and the restart record says so, so
+            # that a restart after this one knows which ids this run set aside.
+            ids.setdefault(parent.id, 0)
+    engine.on_restart(len(lost), ids)
+    reports = tuple(
+        (parent.order.session, report)
+        for parent in engine.parents.values()
+        for report in engine.reports.get(parent.id, ())
+    )
     log.warning(
         "recovered from the journal",
         journal=str(journal.path),
         inputs=result.inputs,
         decisions=result.decisions,
         lost=len(lost),
-        reports_resent=resent,
+        reports=len(reports),
     )
-    return Recovery(engine, result.inputs, result.decisions, len(lost), resent, engine.ids_to_ask)
+    return Recovery(engine, result.inputs, result.decisions, len(lost), engine.ids_to_ask, reports)

@@ -16,8 +16,13 @@ Time
 ``speed > 0``: a clock task advances the market from its current time at ``speed`` simulated
 seconds per wall second (``--speed 60``: a simulated minute per second), every ``tick_s`` wall
 seconds, and also just before each incoming message so orders meet the book at the right
-simulated time. ``speed == 0`` is the manual mode for tests and scripted runs: the market moves
-only when :meth:`FixSimServer.step` is called, so a test never waits on a wall clock.
+simulated time. Simulated time is :attr:`FixSimServer.clock` (an
+:class:`~engine.clock.AcceleratedClock` on the wire's time), anchored when :meth:`start` runs,
+or with ``anchor_unix_ns`` at a wall-clock instant another process can be told (an engine
+daemon's ``[clock]`` section), so that both count the same simulated time.
+
+``speed == 0`` is the manual mode for tests and scripted runs: the market moves only when
+:meth:`FixSimServer.step` is called, so a test never waits on a wall clock.
 
 Lifecycle: ``await start()``; ``await serve(stop_event)`` (returns on the event, or at the
 end of the simulated session with ``until_end``); ``await close()`` delivers any report a fault
@@ -36,6 +41,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,8 +58,15 @@ from adapters.fixsim.application import (
 )
 from adapters.fixsim.faults import FaultConfig, FaultStats
 from adapters.fixsim.metrics import MetricsServer, SimSnapshot, VenueCounts, fixsim_registry
-from adapters.fixsim.venue import SUPPORTED_MSG_TYPES, DrivenMarket, FixVenue, VenueRecord
+from adapters.fixsim.venue import (
+    SUPPORTED_MSG_TYPES,
+    DrivenMarket,
+    FixVenue,
+    VenueObserver,
+    VenueRecord,
+)
 from adapters.fixsim.ws import WebSocketPublisher
+from engine.clock import AcceleratedClock
 
 __all__ = ["FixSimConfig", "FixSimServer", "wire_origin_ns"]
 
@@ -79,6 +92,10 @@ class FixSimConfig:
     trade_date: dt.date | None = None  # date for time-of-day market clocks (default: today, UTC)
     drain_timeout_s: float = 5.0  # how long close() waits for sessions to log out
     faults: FaultConfig = field(default_factory=FaultConfig)
+    # speed > 0: the wall-clock instant (time.time_ns) at which the market stands at its time
+    # at start(), so another process can compute the same simulated time; None: start() itself,
+    # on the monotonic clock.
+    anchor_unix_ns: int | None = None
     # Keep the venue's truth (reports before faults, the tape, order arrivals) in ``record``:
     # for checking a paper session; it grows with the session, so off for a long-running daemon.
     record: bool = False
@@ -88,6 +105,8 @@ class FixSimConfig:
             raise ValueError(f"speed must be >= 0 (0 = manual stepping), got {self.speed}")
         if self.tick_s <= 0:
             raise ValueError(f"tick_s must be > 0, got {self.tick_s}")
+        if self.anchor_unix_ns is not None and self.speed == 0:
+            raise ValueError("anchor_unix_ns needs speed > 0: in manual mode the caller owns time")
         if self.until_end and self.speed == 0:
             raise ValueError("until_end needs speed > 0: in manual mode the caller owns time")
         for name in ("fix_port", "ws_port", "metrics_port"):
@@ -109,11 +128,20 @@ def wire_origin_ns(market_start_ns: int, trade_date: dt.date | None) -> int:
 
 
 class FixSimServer:
-    """A QuickFIX acceptor in front of a :class:`~.venue.DrivenMarket` (module docstring)."""
+    """A QuickFIX acceptor in front of a :class:`~.venue.DrivenMarket` (module docstring).
+    ``observer``: told of new orders and sent reports as they happen
+    (:class:`~.venue.VenueObserver`; a test's hook)."""
 
-    def __init__(self, market: DrivenMarket, config: FixSimConfig) -> None:
+    def __init__(
+        self,
+        market: DrivenMarket,
+        config: FixSimConfig,
+        *,
+        observer: VenueObserver | None = None,
+    ) -> None:
         self._market = market
         self._config = config
+        self._observer = observer
         self._origin = wire_origin_ns(market.start_ns, config.trade_date)
         self._venue: FixVenue | None = None
         self._app: FixSimApplication | None = None
@@ -127,8 +155,7 @@ class FixSimServer:
         self._all_out = asyncio.Event()
         self._sessions_changed = asyncio.Event()
         self._ended = asyncio.Event()
-        self._wall0 = 0.0
-        self._sim0 = market.now_ns
+        self._time: AcceleratedClock | None = None  # speed > 0, once started
         self._stats = FaultStats()
         # Faults fired in markets replaced by restart_market, so the metric's counter only rises.
         self._faults_before = FaultStats()
@@ -190,6 +217,21 @@ class FixSimServer:
         return self._origin
 
     @property
+    def clock(self) -> AcceleratedClock:
+        """Simulated time on the wire's clock (the wire origin plus market time) that the clock
+        task follows: the clock an engine shares in this process, or whose ``origin_ns``,
+        ``speed`` and ``anchor_unix_ns`` another process's clock copies.
+
+        Raises
+        ------
+        RuntimeError
+            Not started, or in manual mode (speed 0), where the caller owns time.
+        """
+        if self._time is None:
+            raise RuntimeError("no simulated clock: start() the server with speed > 0")
+        return self._time
+
+    @property
     def stats(self) -> FaultStats:
         """How often each fault fired in the current (or, after close, the last) market."""
         return self._stats if self._venue is None else self._venue.stats
@@ -237,7 +279,9 @@ class FixSimServer:
             )
             await self._metrics.start()
         if cfg.speed > 0:
-            self._wall0, self._sim0 = loop.time(), self._market.now_ns
+            self._time = AcceleratedClock(
+                self._origin + self._market.now_ns, cfg.speed, anchor_unix_ns=cfg.anchor_unix_ns
+            )
             self._clock = asyncio.create_task(self._run_clock(), name="fixsim-clock")
 
     async def serve(self, stop: asyncio.Event) -> None:
@@ -305,6 +349,20 @@ class FixSimServer:
                 self._sessions_changed.clear()
                 await self._sessions_changed.wait()
 
+    async def wait_logged_out(self, keys: Iterable[str], *, timeout: float = 10) -> None:
+        """Wait until none of the sessions ``keys`` is logged on (a client stopped or died).
+
+        Raises
+        ------
+        TimeoutError
+            One of them was still logged on after ``timeout`` wall seconds.
+        """
+        gone = set(keys)
+        async with asyncio.timeout(timeout):
+            while gone & self.venue.logged_on:
+                self._sessions_changed.clear()
+                await self._sessions_changed.wait()
+
     def step(self, to_ns: int) -> None:
         """Advance the market (and fault timers) to simulated time ``to_ns``. Loop thread."""
         self.venue.advance(to_ns)
@@ -326,8 +384,13 @@ class FixSimServer:
         self._venue = self._new_venue(market, faults or self._config.faults, set(old.logged_on))
         if self._ws is not None:
             self._ws.attach(market.exchange, self._origin)
-        self._wall0 = asyncio.get_running_loop().time()
-        self._sim0 = market.now_ns
+        if self._time is not None:  # the new market's time runs on from now
+            anchored = self._config.anchor_unix_ns is not None
+            self._time = AcceleratedClock(
+                self._origin + market.now_ns,
+                self._config.speed,
+                anchor_unix_ns=time.time_ns() if anchored else None,
+            )
 
     # --- SessionEvents (called on the loop thread via call_soon_threadsafe) ---------------------
 
@@ -365,18 +428,16 @@ class FixSimServer:
             wire_origin_ns=self._origin,
             record=self.record,
             counts=self.counts,
+            observer=self._observer,
         )
         for key, version in self._versions.items():
             venue.add_session(key, version, logged_on=key in logged_on)
         return venue
 
-    def _target(self) -> int:
-        elapsed = asyncio.get_running_loop().time() - self._wall0
-        return min(self._sim0 + int(elapsed * self._config.speed * 1e9), self._market.end_ns)
-
     def _catch_up(self) -> None:
-        if self._config.speed > 0 and self._venue is not None:
-            self._venue.advance(self._target())
+        if self._time is not None and self._venue is not None:
+            target = min(self._time.now_ns() - self._origin, self._market.end_ns)
+            self._venue.advance(target)
 
     async def _run_clock(self) -> None:
         while True:

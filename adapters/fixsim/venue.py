@@ -24,6 +24,11 @@ simulated clock of :mod:`adapters.sim` counts from midnight; the origin puts it 
 Given a :class:`VenueRecord`, the venue keeps the truth a client's record is checked against
 (:mod:`engine.invariants`): every report as the exchange made it, before any delivery fault,
 every print and when each order arrived, all on the wire's clock.
+
+Given a :class:`VenueObserver`, the venue tells it, synchronously and on its own thread, when
+a new order arrives (before the exchange has seen it) and when each ExecutionReport has gone
+out: a test's hook to act at exact moments of the venue's traffic (the crash tests kill an
+engine process there, tests/e2e/test_crash_restart.py). It changes nothing the venue does.
 """
 
 from __future__ import annotations
@@ -91,7 +96,14 @@ from engine.events import (
     rejected_new_order,
 )
 
-__all__ = ["SUPPORTED_MSG_TYPES", "DrivenMarket", "FixVenue", "Transport", "VenueRecord"]
+__all__ = [
+    "SUPPORTED_MSG_TYPES",
+    "DrivenMarket",
+    "FixVenue",
+    "Transport",
+    "VenueObserver",
+    "VenueRecord",
+]
 
 log = logging.getLogger("unwind.fixsim")
 
@@ -124,6 +136,22 @@ class Transport(Protocol):
     def send(self, session: str, message: fix.Message, *, possdup: bool = False) -> None: ...
 
     def disconnect(self, session: str) -> None: ...
+
+
+class VenueObserver(Protocol):
+    """Told of the venue's traffic as it happens (module docstring). Calls come on the venue's
+    thread, inside its handling: an observer must not raise, and whatever it does (block,
+    kill a client process) happens exactly between the two steps named."""
+
+    def new_order(self, session: str, order: NewOrder) -> None:
+        """A NewOrderSingle from ``session`` decoded; the exchange has not seen it (no ack)."""
+        ...
+
+    def report_sent(self, session: str, report: ExecutionReport, fills_to_come: int) -> None:
+        """``report`` has just been handed to ``session``'s transport. ``fills_to_come``: fills
+        of the exchange's current matching step still to be reported (> 0: inside a burst;
+        a fill's reports, the passive side's first, go out before the next fill's)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -177,11 +205,13 @@ class FixVenue:
         name: str = "FIXSIM",
         record: VenueRecord | None = None,
         counts: VenueCounts | None = None,
+        observer: VenueObserver | None = None,
     ) -> None:
         self.market = market
         self.record = record
         # Totals for the simulator's /metrics; owned by the server so they outlive this venue.
         self.counts = counts if counts is not None else VenueCounts()
+        self.observer = observer
         self.faults = FaultInjector(faults or FaultConfig())
         self._x = market.exchange
         self._transport = transport
@@ -302,6 +332,8 @@ class FixVenue:
         if self.record is not None:
             self.record.arrivals.setdefault(order.cl_ord_id, now + self._origin)
         self.counts.orders[order.symbol] += 1
+        if self.observer is not None:
+            self.observer.new_order(s.key, order)
         reason = self.faults.new_order_reject()
         if reason is not None:
             self._on_venue_event(s.key, self._rejected(order, reason))
@@ -381,6 +413,8 @@ class FixVenue:
         else:
             msg = encode_cancel_reject(replace(e, ts_event=ts, ts_init=ts), s.version)
         self._transport.send(out.session, msg, possdup=out.possdup)
+        if self.observer is not None and isinstance(e, ExecutionReport):
+            self.observer.report_sent(out.session, e, self._x.fills_to_report)
 
     # --- timed faults ----------------------------------------------------------------------------
 

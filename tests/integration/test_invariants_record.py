@@ -117,6 +117,22 @@ def test_arrivals_when_the_next_child_arrived_before_the_last_ended_then_two_liv
     assert Kind.TWO_LIVE not in _kinds(dataclasses.replace(s.record(), arrivals=lost))
 
 
+def test_arrivals_when_a_child_was_adopted_late_then_judged_by_when_it_reached_the_venue(
+    run: Run,
+) -> None:
+    # Found by the SIGKILL crash tests: a child the dead process sent unjournaled is adopted
+    # after the restart, its sent_ns the adoption's time, later than children sent after it.
+    s, p = run
+    first = p.children[_sent(p)[0]]
+    arrivals = {c.cl_ord_id: c.sent_ns for c in p.children.values()}
+    was = first.sent_ns
+    first.sent_ns = max(c.sent_ns for c in p.children.values()) + 1
+    try:
+        assert _kinds(dataclasses.replace(s.record(), arrivals=arrivals)) == set()
+    finally:
+        first.sent_ns = was
+
+
 def test_arrivals_when_the_venue_got_an_order_no_parent_owns_then_orphan(run: Run) -> None:
     s, p = run
     arrivals = {c.cl_ord_id: c.sent_ns for c in p.children.values()} | {"STRAY-1": p.start_ns}

@@ -41,6 +41,27 @@ def test_the_shipped_example_configuration_checks_out(capsys: pytest.CaptureFixt
             '[engine.symbols.X]\ndaily_volume = 1\n[market_data]\nsource = "kafka"\n',
             "market_data.source",
         ),
+        (
+            '[engine.symbols.X]\ndaily_volume = 1\n[clock]\nmode = "accelerated"\nspeed = 60\n',
+            "mode accelerated needs origin_ns, anchor_unix_ns",
+        ),
+        ("[engine.symbols.X]\ndaily_volume = 1\n[clock]\nspeed = 60\n", "mode live takes no speed"),
+        (
+            '[engine.symbols.X]\ndaily_volume = 1\n[clock]\nmode = "accelerated"\n'
+            "speed = 0\norigin_ns = 1\nanchor_unix_ns = 1\n",
+            "clock.speed",
+        ),
+        (
+            '[engine.symbols.X]\ndaily_volume = 1\n[clock]\nmode = "accelerated"\n'
+            "speed = inf\norigin_ns = 1\nanchor_unix_ns = 1\n",
+            "clock.speed",
+        ),
+        (
+            '[engine.symbols.X]\ndaily_volume = 1\n[clock]\nmode = "accelerated"\n'
+            "speed = 60\norigin_ns = -1\nanchor_unix_ns = 1\n",
+            "clock.origin_ns",
+        ),
+        ('[engine.symbols.X]\ndaily_volume = 1\n[clock]\nmode = "simulated"\n', "clock.mode"),
     ],
 )
 def test_a_bad_configuration_exits_1_naming_the_field(

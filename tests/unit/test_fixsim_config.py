@@ -185,6 +185,11 @@ def test_fixsim_config_when_until_end_in_manual_mode_then_refused() -> None:
         FixSimConfig(settings_path=Path("x.cfg"), until_end=True)
 
 
+def test_fixsim_config_when_anchored_in_manual_mode_then_refused() -> None:
+    with pytest.raises(ValueError, match="anchor_unix_ns needs speed > 0"):
+        FixSimConfig(settings_path=Path("x.cfg"), anchor_unix_ns=1)
+
+
 def test_wire_origin_when_clock_counts_from_midnight_then_put_on_the_date() -> None:
     day = dt.date(2026, 3, 2)
     assert wire_origin_ns(34_200 * NS, day) == 1_772_409_600 * NS  # 2026-03-02T00:00Z

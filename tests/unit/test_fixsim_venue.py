@@ -34,6 +34,7 @@ from engine.events import (
     BookUpdate,
     CancelOrder,
     ExecType,
+    ExecutionReport,
     NewOrder,
     OrderType,
     ReplaceOrder,
@@ -299,3 +300,31 @@ def test_record_when_every_report_dropped_then_it_keeps_what_the_exchange_did_at
     ]
     assert record.tape == [(now, 400), (now, 100)]
     assert record.arrivals == {"b1": now}
+
+
+def test_observer_when_order_sweeps_levels_then_told_before_the_ack_and_of_each_fill_to_come() -> (
+    None
+):
+    # The crash tests' hook: the order is seen before the exchange acks it, and each report as
+    # it leaves, with how many fills of the same matching step are still to be reported.
+    seen: list[tuple[str, str, int]] = []
+    rec = Recorder()
+
+    class Observer:
+        def new_order(self, session: str, order: NewOrder) -> None:
+            seen.append(("new_order", order.cl_ord_id, len(rec.of("8"))))
+
+        def report_sent(self, session: str, r: ExecutionReport, fills_to_come: int) -> None:
+            seen.append((r.exec_type.value, r.cl_ord_id, fills_to_come))
+
+    venue = FixVenue(StaticMarket(), rec, observer=Observer())
+    venue.add_session(S44, FixVersion.FIX44, logged_on=True)
+    venue.on_message(S44, _d("b1", Side.BUY, 900, 1_000_300))  # takes 400, 300, 200
+    assert seen == [
+        ("new_order", "b1", 0),  # nothing sent yet: not acked
+        ("new", "b1", 0),
+        ("trade", "b1", 2),
+        ("trade", "b1", 1),
+        ("trade", "b1", 0),
+    ]
+    assert venue.market.exchange.fills_to_report == 0

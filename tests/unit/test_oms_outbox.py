@@ -1,8 +1,15 @@
-"""The OMS outbox with a recording acceptor: reports kept while a session is down, in order."""
+"""The OMS outbox with a recording acceptor: reports kept while a session is down, in order,
+and, with a journal, sent only once the journal holds them."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
+import pytest
+
 from engine.events import CancelReject, ExecType, ExecutionReport, OrdStatus, Side
+from engine.journal import JournalError
 from engine.oms_outbox import OmsOutbox
 from engine.parent_events import RejectReason
 
@@ -89,3 +96,62 @@ def test_a_session_that_is_not_fix_gets_nothing_and_nothing_is_kept() -> None:
     box = OmsOutbox(acc)
     assert not box.send_report("rest", _report("E1", 100))
     assert box.pending("rest") == 0 and acc.got == []
+
+
+class Journal:
+    """The journal's flush, held until the test lets the commit happen (or fail)."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.asked = threading.Event()
+        self.committed = threading.Event()
+        self.error = error
+
+    def flush(self, timeout_s: float = 10.0) -> None:
+        self.asked.set()
+        assert self.committed.wait(timeout_s)
+        if self.error is not None:
+            raise self.error
+
+
+@pytest.mark.asyncio
+async def test_with_a_journal_a_report_leaves_only_once_the_journal_holds_it() -> None:
+    # Found by the SIGKILL crash tests: a report the OMS had seen was lost with the journal's
+    # tail, and the restarted engine reused its ExecID for another fill (the OMS dropped it as
+    # a repeat). Output commit: nothing reaches the OMS that a crash can take back.
+    acc, journal = Acceptor(), Journal()
+    box = OmsOutbox(acc, journal=journal)
+    assert not box.send_report("A", _report("E1", 100))
+    assert not box.send_cancel_reject("A", _reject("C1"))
+    assert await asyncio.to_thread(journal.asked.wait, 5)
+    assert acc.got == [] and box.pending("A") == 2  # the commit has not happened
+    assert not box.send_report("A", _report("E2", 200))  # waits behind, in order
+    journal.committed.set()
+    await box.settle()
+    assert acc.got == [("A", "E1"), ("A", "C1"), ("A", "E2")]
+    assert box.pending("A") == 0
+
+
+@pytest.mark.asyncio
+async def test_with_a_journal_that_fails_reports_still_go_out() -> None:
+    acc, journal = Acceptor(), Journal(JournalError("disk full"))
+    box = OmsOutbox(acc, journal=journal)
+    journal.committed.set()
+    box.send_report("A", _report("E1", 100))
+    await box.settle()
+    assert acc.got == [("A", "E1")]
+
+
+@pytest.mark.asyncio
+async def test_with_a_journal_a_report_for_a_session_that_is_down_is_kept_after_the_commit() -> (
+    None
+):
+    acc, journal = Acceptor(), Journal()
+    journal.committed.set()
+    box = OmsOutbox(acc, journal=journal)
+    acc.up.discard("A")
+    box.send_report("A", _report("E1", 100))
+    await box.settle()
+    assert acc.got == [] and box.pending("A") == 1
+    acc.up.add("A")
+    box.session_changed("A", True)
+    assert acc.got == [("A", "E1")]
