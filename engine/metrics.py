@@ -38,7 +38,7 @@ from engine.engine import Engine
 from engine.events import Side
 from engine.executor import BREAKERS, ParentExecutor
 from engine.orders import ChildState
-from engine.stats import Histogram
+from engine.stats import EngineStats, Histogram
 from strategies.regime import Regime
 
 __all__ = ["DEFAULT_FINISHED_TTL_S", "EngineCollector", "engine_registry", "histogram_family"]
@@ -158,7 +158,16 @@ class EngineCollector(Collector):
     # --- engine-wide ------------------------------------------------------------------------------
 
     @staticmethod
-    def _engine_wide() -> tuple[Metric, ...]:
+    def _engine_wide(stats: EngineStats | None = None) -> tuple[Metric, ...]:
+        # The histograms carry their buckets when ``stats`` is given (a scrape), none when it
+        # is not (describe).
+        def histogram(name: str, doc: str, hist: Histogram | None) -> HistogramMetricFamily:
+            return (
+                HistogramMetricFamily(name, doc)
+                if hist is None
+                else histogram_family(name, doc, hist)
+            )
+
         return (
             GaugeMetricFamily("unwind_parents_working", "Parents not in a final state"),
             CounterMetricFamily(
@@ -180,13 +189,15 @@ class EngineCollector(Collector):
             ),
             CounterMetricFamily("unwind_fills", "Fills of children", labels=["symbol", "side"]),
             CounterMetricFamily("unwind_filled_shares", "Shares filled", labels=["symbol", "side"]),
-            HistogramMetricFamily(
+            histogram(
                 "unwind_child_ack_latency_seconds",
                 "From a child's sending to the venue's first report on it (wall time)",
+                None if stats is None else stats.ack_seconds,
             ),
-            HistogramMetricFamily(
+            histogram(
                 "unwind_decision_latency_seconds",
                 "Handling of one input (market event, venue report, timer, command): wall time",
+                None if stats is None else stats.input_seconds,
             ),
             GaugeMetricFamily(
                 "unwind_regime", "1 for the symbol's current regime", labels=["symbol", "regime"]
@@ -232,6 +243,7 @@ class EngineCollector(Collector):
     def _collect_engine(self) -> list[Metric]:
         engine = self.engine
         stats = engine.stats
+        families = self._engine_wide(stats)
         (
             working,
             outcomes,
@@ -241,7 +253,7 @@ class EngineCollector(Collector):
             rejected,
             fills,
             shares,
-            _ack,
+            _ack,  # filled by _engine_wide(stats)
             _decision,
             regime,
             vol,
@@ -254,7 +266,7 @@ class EngineCollector(Collector):
             trading,
             trips,
             alerts,
-        ) = self._engine_wide()
+        ) = families
         children: Counter[ChildState] = Counter(engine.forgotten_children)
         n_working = 0
         for p in engine.parents.values():
@@ -272,12 +284,6 @@ class EngineCollector(Collector):
         for (symbol, side), n in sorted(stats.fills.items()):
             fills.add_metric([symbol, side], n)
             shares.add_metric([symbol, side], stats.filled_shares[(symbol, side)])
-        ack = histogram_family(
-            "unwind_child_ack_latency_seconds", _ack.documentation, stats.ack_seconds
-        )
-        decision = histogram_family(
-            "unwind_decision_latency_seconds", _decision.documentation, stats.input_seconds
-        )
         for name, sym in sorted(engine.symbols.items()):
             st = sym.detector.state
             for r in Regime:
@@ -302,29 +308,7 @@ class EngineCollector(Collector):
             trips.add_metric([name], engine.breaker_trips[name])  # from 0: see BREAKERS
         for name, n in sorted(engine.alerts.items()):
             alerts.add_metric([name], n)
-        return [
-            working,
-            outcomes,
-            finals,
-            live,
-            sent,
-            rejected,
-            fills,
-            shares,
-            ack,
-            decision,
-            regime,
-            vol,
-            adv,
-            md_messages,
-            md_last,
-            md_stale,
-            runs,
-            verdicts,
-            trading,
-            trips,
-            alerts,
-        ]
+        return list(families)
 
 
 def engine_registry(
