@@ -1,12 +1,14 @@
-"""The journal's encoding of the engine's values: one JSON object per record body, and back.
+"""The journal's encoding of the engine's values (JSON, written with orjson), and back.
 
 Every value the journal stores is an immutable domain value (a frozen dataclass or a
 NamedTuple of :mod:`engine.events`, :mod:`engine.parent_events` or :mod:`risk.gate`). Its body
 is a JSON array: the type's name, then its fields in order (:func:`field_lists`, kept in the
 journal's meta), then optionally an object of context; enums are stored by value, tuples as
 arrays. Decoding rebuilds the same value (``decode(encode(v)) == v``), which is what replay
-compares. A type not in :data:`TYPES` is an error at encoding time, never a silent ``str()``.
-Other records' bodies are JSON objects.
+compares. A type not in :data:`TYPES` is refused where it is recorded (:func:`check_value`),
+never stored as its ``str()``. Other records' bodies are JSON objects. The writer encodes a
+whole block of records in one orjson call (:func:`dumps_bytes`), values turned positional in
+the encoder's hook; :func:`record_body` gives a record's body the text :func:`encode` would.
 """
 
 from __future__ import annotations
