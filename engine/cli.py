@@ -1,8 +1,9 @@
 """The ``unwind`` command: parse arguments, call one function, return its exit code.
 
 Subcommands: ``plan``, ``fixsim``, ``simulate``, ``regimes``, ``run`` (the daemon), ``paper``
-(a whole paper session) and ``soak`` (many seeded paper sessions with faults, each checked).
-``backtest``, ``replay`` and ``tca`` land with their issues.
+(a whole paper session), ``soak`` (many seeded paper sessions with faults, each checked),
+``journal``, ``replay`` and ``tca`` (from a journal), ``oms-demo``. ``backtest`` lands with
+issue 9.
 """
 
 from __future__ import annotations
@@ -170,8 +171,12 @@ def _add_tca(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     p = sub.add_parser(
         "tca",
-        help="why a child order was sent: plan target, regime, policy, gate verdicts",
-        description="The audit trail of one child order, from a journal.",
+        help="from a journal: why a child was sent, or a parent's post-trade analysis",
+        description=(
+            "--child: the audit trail of one child order (plan target, regime, policy, gate "
+            "verdicts). --parent: implementation shortfall and its decomposition, benchmarks "
+            "(interval VWAP, TWAP, close), participation and markouts (docs/tca.md)."
+        ),
     )
     add_tca_arguments(p)
 

@@ -9,12 +9,17 @@ The audit trail of one child, read back from the records the engine wrote when i
 - the risk gate's run on it: what was asked, what was granted, every clip;
 - what happened after: cancels, status requests and the venue's reports.
 
-``--json`` prints the same as one JSON object. Post-trade analysis of whole parents is issue 9.
+``--json`` prints the same as one JSON object.
+
+``unwind tca --journal PATH --parent ID``: the post-trade analysis of a whole parent
+(:mod:`engine.tca`: implementation shortfall and its decomposition, benchmarks, participation,
+markouts), read from the journal by :mod:`engine.tca_parent`.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -30,9 +35,28 @@ class TcaError(ValueError):
     """The journal has no such child, or cannot be read."""
 
 
+def _fee(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--fee-bps must be a number, got {text!r}") from None
+    if not 0 <= value < 1e4:
+        raise argparse.ArgumentTypeError(f"--fee-bps must be in [0, 10000), got {text}")
+    return value
+
+
 def add_tca_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--journal", type=Path, required=True, metavar="PATH")
-    p.add_argument("--child", required=True, metavar="CLORDID", help="the child order's ClOrdID")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--child", metavar="CLORDID", help="why this child order was sent")
+    who.add_argument(
+        "--parent",
+        metavar="ID",
+        help="the post-trade analysis of this parent (its engine id, e.g. UNWxxP1)",
+    )
+    p.add_argument(
+        "--fee-bps", type=_fee, default=0.0, help="fees in bps of the filled notional (--parent)"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
 
 
@@ -165,7 +189,23 @@ def _text(t: dict[str, Any]) -> str:
 
 
 def run_tca(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
-    """Run ``unwind tca``; return the exit code (2: no such child or no journal)."""
+    """Run ``unwind tca``; return the exit code (2: no such child or parent, or no journal)."""
+    if args.parent is not None:
+        from engine.tca_parent import ParentNotFound, parent_tca
+
+        try:
+            tca = parent_tca(args.journal, args.parent, fee_bps=args.fee_bps)
+        except (ParentNotFound, JournalError, ValueError) as exc:
+            err.write(f"unwind tca: {exc}\n")
+            return 2
+        if args.json:
+            d = dataclasses.asdict(tca)
+            d["side"] = tca.side.value
+            d["markouts_bps"] = {f"{h:g}s": v for h, v in tca.markouts_bps.items()}
+            out.write(json.dumps(d) + "\n")
+        else:
+            out.write(f"parent {args.parent}\n" + "\n".join(tca.lines()) + "\n")
+        return 0
     try:
         trail = child_trail(args.journal, args.child)
     except (TcaError, JournalError) as exc:

@@ -74,3 +74,54 @@ def test_a_childs_trail_names_its_plan_target_regime_policy_and_gate_verdicts(
     text = capsys.readouterr().out
     assert "gate:    asked" in text and "size clip to 400" in text and "plan:" in text
     assert main(["tca", "--journal", str(path), "--child", "NOPE"]) == 2
+
+
+def test_a_parents_post_trade_analysis_from_the_journal_matches_the_engines_books(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, flush_interval_s=0)
+    cfg = EngineConfig(symbols={"XYZ": SymbolConfig(daily_volume=6_000_000)}, seed=3)
+    s = SimSession(MarketConfig(seed=2), cfg, journal=journal)
+    s.run_for(300)
+    now = s.clock.now_ns()
+    p = s.engine.submit(
+        ParentOrder(
+            cl_ord_id="P1",
+            symbol="XYZ",
+            side=Side.BUY,
+            qty=30_000,
+            strategy="twap",
+            end_ns=now + 900 * NS,
+            ts_init=now,
+        )
+    )
+    s.run_for(1000)
+    journal.close()
+    assert p.state.final and p.filled > 0
+    from engine.events import PRICE_SCALE
+    from engine.tca_parent import parent_tca
+
+    t = parent_tca(path, p.id, fee_bps=0.5)
+    # The journal's account is the engine's: every fill, the average price, the arrival mid.
+    assert t.filled == p.filled and t.qty == p.qty
+    assert t.avg_price == pytest.approx(p.avg_price / PRICE_SCALE)
+    assert t.decision_mid == pytest.approx(p.arrival_mid / PRICE_SCALE)  # type: ignore[operator]
+    # The fills' part of the shortfall is the average against the decision mid.
+    execution = t.delay_bps + t.timing_bps + t.spread_bps
+    expected = (t.avg_price - t.decision_mid) / t.decision_mid * 1e4 * t.filled / t.qty
+    assert execution == pytest.approx(expected)
+    assert t.fees_bps == pytest.approx(0.5 * t.filled * t.avg_price / (t.qty * t.decision_mid))
+    unfilled = t.qty - t.filled
+    assert (t.opportunity_bps == 0) == (unfilled == 0)
+    # The interval's market: our prints are among its prints, and it printed more than ours.
+    assert 0 < t.participation < 1 and t.market_volume > t.filled
+    assert t.interval_vwap is not None and t.interval_twap is not None
+    assert all(v is not None for v in t.markouts_bps.values())
+    # The command prints it, and refuses an unknown parent with a reason.
+    assert main(["tca", "--journal", str(path), "--parent", p.id, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["filled"] == p.filled and out["side"] == "buy"
+    assert out["shortfall_bps"] == pytest.approx(t.shortfall_bps - t.fees_bps)
+    assert main(["tca", "--journal", str(path), "--parent", "NOPE"]) == 2
+    assert "no reports of a parent NOPE" in capsys.readouterr().err
