@@ -112,15 +112,8 @@ def test_a_journal_from_another_configuration_is_not_recovered(tmp_path: Path) -
     journal.close()
 
 
-def test_an_order_and_its_cancel_both_lost_hold_the_parent_back_only_until_the_venue_answers(
-    tmp_path: Path,
-) -> None:
-    # Found by the SIGKILL crash tests: the crash lost a child and the cancel that followed
-    # it (both unjournaled), so recovery asks about both ids. The venue's resend of the
-    # cancel's report (ClOrdID the cancel's, OrigClOrdID the order's) came first and adopted
-    # the order under the cancel's id; the status answer about the order's own id then found
-    # that child and never counted as an answer, and the parent waited for it to its end.
-    path = tmp_path / "j.sqlite"
+def _pov_session(path: Path) -> tuple[Journal, SimSession]:
+    """A journaled session two minutes in, with one pov parent (sell 20,000, 10% cap)."""
     journal = Journal(path, flush_interval_s=0)
     s = SimSession(MarketConfig(seed=3), CFG, journal=journal)
     s.run_for(120)
@@ -137,6 +130,19 @@ def test_an_order_and_its_cancel_both_lost_hold_the_parent_back_only_until_the_v
             participation_cap=0.1,
         )
     )
+    return journal, s
+
+
+def test_an_order_and_its_cancel_both_lost_hold_the_parent_back_only_until_the_venue_answers(
+    tmp_path: Path,
+) -> None:
+    # Found by the SIGKILL crash tests: the crash lost a child and the cancel that followed
+    # it (both unjournaled), so recovery asks about both ids. The venue's resend of the
+    # cancel's report (ClOrdID the cancel's, OrigClOrdID the order's) came first and adopted
+    # the order under the cancel's id; the status answer about the order's own id then found
+    # that child and never counted as an answer, and the parent waited for it to its end.
+    path = tmp_path / "j.sqlite"
+    journal, s = _pov_session(path)
 
     def cancelled() -> list[ExecutionReport]:  # by a cancel the engine sent
         return [r for r in s.venue.reports if r.exec_type is ExecType.CANCELED and r.orig_cl_ord_id]
@@ -176,22 +182,7 @@ def test_a_crash_before_the_first_recovery_committed_anything_asks_about_both_ru
     # and not about the ids the lost run had used past them (its child filled unowned).
     # ``before_s`` 0: the first crash came before the parent had committed any id.
     path = tmp_path / "j.sqlite"
-    journal = Journal(path, flush_interval_s=0)
-    s = SimSession(MarketConfig(seed=3), CFG, journal=journal)
-    s.run_for(120)
-    now = s.clock.now_ns()
-    s.engine.on_parent_command(
-        ParentOrder(
-            cl_ord_id="P",
-            symbol="XYZ",
-            side=Side.SELL,
-            qty=20_000,
-            strategy="pov",
-            end_ns=now + 1_800 * NS,
-            ts_init=now,
-            participation_cap=0.1,
-        )
-    )
+    journal, s = _pov_session(path)
     s.run_for(before_s)
     journal.close()
 
