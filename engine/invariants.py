@@ -44,11 +44,13 @@ __all__ = [
     "HasRecord",
     "Kind",
     "Record",
+    "TapeIndex",
     "Violation",
     "check_ends",
     "check_invariants",
     "find_violations",
     "window_peaks",
+    "window_ratios",
 ]
 
 _EPS = 1e-6  # shares: the caps are compared in floating point
@@ -105,13 +107,11 @@ class _Truth:
             if r.exec_type is ExecType.TRADE:
                 self.fills.setdefault(r.cl_ord_id, {})[r.exec_id] = r
         self.final = _final_times(record.reports)
-        self._tape_ts = [t for t, _ in record.tape]
-        self._tape_cum = list(itertools.accumulate((q for _, q in record.tape), initial=0))
+        self.tape = TapeIndex(record.tape)
 
     def market_volume(self, lo: int, hi: int) -> int:
         """Prints in ``(lo, hi]``."""
-        cum, ts = self._tape_cum, self._tape_ts
-        return cum[bisect.bisect_right(ts, hi)] - cum[bisect.bisect_right(ts, lo)]
+        return self.tape.volume(lo, hi)
 
     def fills_of(self, children: Iterable[str]) -> list[tuple[int, int]]:
         """The venue's own fills of these ClOrdIDs, ``(ts, qty)`` at the times they happened
@@ -121,15 +121,37 @@ class _Truth:
         )
 
     def window_ratios(self, fills: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
-        """For each fill ``(ts, ours, market, since)``: our fills and the market's prints over
-        the trailing window to it, and our fills up to it."""
-        ts_list = [t for t, _ in fills]
-        cum = list(itertools.accumulate((q for _, q in fills), initial=0))
-        out = []
-        for i, (ts, _) in enumerate(fills):
-            ours = cum[i + 1] - cum[bisect.bisect_right(ts_list, ts - self.window)]
-            out.append((ts, ours, self.market_volume(ts - self.window, ts), cum[i + 1]))
-        return out
+        return window_ratios(fills, self.tape, self.window)
+
+
+class TapeIndex:
+    """Every print's cumulative volume, for the market's volume over any interval."""
+
+    def __init__(self, tape: Iterable[tuple[int, int]]) -> None:
+        prints = list(tape)  # (ts, size), time order
+        self._ts = [t for t, _ in prints]
+        self._cum = list(itertools.accumulate((q for _, q in prints), initial=0))
+
+    def volume(self, lo: int, hi: int) -> int:
+        """Prints in ``(lo, hi]``."""
+        cum, ts = self._cum, self._ts
+        return cum[bisect.bisect_right(ts, hi)] - cum[bisect.bisect_right(ts, lo)]
+
+
+def window_ratios(
+    fills: Sequence[tuple[int, int]], tape: TapeIndex, window_ns: int
+) -> list[tuple[int, int, int, int]]:
+    """For each fill ``(ts, ours, market, since)``: our fills and the market's prints over the
+    trailing window ``(ts - window_ns, ts]`` to it, and our fills up to it. ``fills`` are
+    ``(ts, qty)`` in time order; of fills at one time, each counts those before it and itself
+    (the last counts them all)."""
+    ts_list = [t for t, _ in fills]
+    cum = list(itertools.accumulate((q for _, q in fills), initial=0))
+    out = []
+    for i, (ts, _) in enumerate(fills):
+        ours = cum[i + 1] - cum[bisect.bisect_right(ts_list, ts - window_ns)]
+        out.append((ts, ours, tape.volume(ts - window_ns, ts), cum[i + 1]))
+    return out
 
 
 def find_violations(source: Record | HasRecord, *, cap_window_s: float) -> list[Violation]:

@@ -1,8 +1,9 @@
-"""PNG charts for people: a schedule's trajectory (with, for Almgren-Chriss, its frontier), and
-a day of regimes."""
+"""PNG charts for people: a schedule's trajectory (with, for Almgren-Chriss, its frontier), a day
+of regimes, a paper session, and a parent's TCA report."""
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,11 +21,15 @@ from strategies.regime import SESSION_SECONDS, RegimeState
 from strategies.schedule import Schedule
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from adapters.sim.market import GroundTruth
     from engine.executor import ParentExecutor
     from engine.posttrade import PostTrade
+    from engine.tca import ParentTca
+    from engine.tca_trace import ParentTrace
 
-__all__ = ["plot_paper", "plot_regimes", "plot_schedule"]
+__all__ = ["plot_paper", "plot_regimes", "plot_schedule", "plot_tca", "tca_figure"]
 
 
 def plot_schedule(
@@ -226,3 +231,157 @@ def plot_paper(
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+_MARGIN_NS = 60 * 1_000_000_000  # of market shown before the decision and after the end
+
+
+def tca_figure(trace: ParentTrace, tca: ParentTca) -> Figure:
+    """The TCA report of one parent as a figure of four panels on one time axis (minutes since
+    the decision): (a) the mid with our fills (area by quantity), the decision mid and the
+    interval VWAP; (b) the plan in force against the shares filled, re-plans marked; (c)
+    participation over the trailing cap window at each fill against the cap; (d) the regime the
+    detector called, each from its bar's end to the next. The title carries the headline
+    figures. The caller closes it (``matplotlib.pyplot.close``)."""
+    from engine.tca_trace import participation_series, plan_steps
+
+    t0, lo, hi = trace.decision_ns, trace.decision_ns - _MARGIN_NS, trace.end_ns + _MARGIN_NS
+
+    def minutes(ts: float) -> float:
+        return (ts - t0) / 6e10
+
+    fig, (ax_p, ax_q, ax_r, ax_g) = plt.subplots(
+        4, 1, figsize=(10, 10), sharex=True, gridspec_kw={"height_ratios": [3, 2.2, 1.6, 0.45]}
+    )
+    # (a) Price: the mid as a step (from the last one before the window), fills, references.
+    first = max(0, bisect.bisect_right([t for t, _ in trace.mids], lo) - 1)
+    shown = [(t, m) for t, m in trace.mids[first:] if t <= hi]
+    if shown:
+        mt = [minutes(max(t, lo)) for t, _ in shown] + [minutes(hi)]
+        mv = [m for _, m in shown] + [shown[-1][1]]
+        step = max(1, len(mt) // 20_000)  # a chart needs no more points than pixels
+        ax_p.step(mt[::step], mv[::step], where="post", color="0.35", lw=0.8, label="mid")
+    fx = [minutes(t) for t, _, _ in trace.fills]
+    if trace.fills:
+        biggest = max(q for _, q, _ in trace.fills)
+        ax_p.scatter(
+            fx,
+            [p for _, _, p in trace.fills],
+            s=[8 + 120 * q / biggest for _, q, _ in trace.fills],
+            color="C3",
+            alpha=0.6,
+            edgecolors="none",
+            zorder=3,
+            label="our fills (area: shares)",
+        )
+    ax_p.axhline(tca.decision_mid, color="C2", ls="--", lw=0.9, label="decision mid")
+    if tca.interval_vwap is not None:
+        ax_p.hlines(
+            tca.interval_vwap,
+            minutes(trace.start_ns),
+            minutes(trace.end_ns),
+            color="C0",
+            ls=":",
+            lw=1.2,
+            label="interval VWAP",
+        )
+    ax_p.set_ylabel("price")
+    ax_p.legend(loc="best", fontsize=8)
+    # (b) Plan against actual, cumulative shares since the parent's start.
+    steps = plan_steps(trace)
+    if steps:
+        ax_q.step(
+            [minutes(t) for t, _ in steps],
+            [v for _, v in steps],
+            where="post",
+            color="0.55",
+            lw=1.2,
+            label="plan in force",
+        )
+        replans = [p for p in trace.plans[1:]]
+        ax_q.scatter(
+            [minutes(p.start_ns) for p in replans],
+            [p.target_at(p.start_ns) for p in replans],
+            marker="|",
+            s=80,
+            color="0.2",
+            zorder=3,
+            label=f"re-plans ({len(replans)})",
+        )
+    cum = np.cumsum([q for _, q, _ in trace.fills]) if trace.fills else np.array([], int)
+    ax_q.step(
+        [minutes(trace.decision_ns), *fx, minutes(trace.end_ns)],
+        [0, *cum, cum[-1] if cum.size else 0],
+        where="post",
+        color="C0",
+        lw=1.8,
+        label="filled",
+    )
+    ax_q.axhline(trace.qty, color="0.75", lw=0.8)
+    ax_q.set_ylabel("shares")
+    ax_q.legend(loc="upper left", fontsize=8)
+    # (c) Participation over the trailing cap window, at each fill.
+    part = participation_series(trace)
+    window_min = trace.cap_window_ns / 6e10
+    ax_r.plot(
+        [minutes(t) for t, _ in part],
+        [v for _, v in part],
+        ".-",
+        ms=3,
+        lw=0.8,
+        color="C0",
+        label=f"participation, trailing {window_min:g} min",
+    )
+    ax_r.axhline(trace.cap, color="C3", ls="--", lw=1.0, label=f"cap {trace.cap:.0%}")
+    ax_r.set_ylim(0, max([trace.cap * 1.3, *(v for _, v in part if v == v)]))
+    ax_r.set_ylabel("participation")
+    ax_r.legend(loc="upper right", fontsize=8)
+    # (d) The regime timeline: each call holds from its bar's end to the next bar's.
+    ends = [t for t, _ in trace.regimes] + [hi]
+    for (t, label), nxt in zip(trace.regimes, ends[1:], strict=True):
+        if nxt > lo and t < hi:
+            a, b = minutes(max(t, lo)), minutes(min(nxt, hi))
+            ax_g.axvspan(a, b, color=_REGIME_COLOURS.get(label, "0.9"), lw=0)
+    ax_g.set_yticks([])
+    ax_g.set_ylabel("regime", rotation=0, ha="right", va="center")
+    handles = [Patch(color=c, label=r) for r, c in _REGIME_COLOURS.items()]
+    ax_g.legend(handles=handles, loc="center right", ncols=3, fontsize=7)
+    ax_g.set_xlabel("minutes since the decision")
+    for ax in (ax_p, ax_q, ax_r, ax_g):
+        ax.axvline(minutes(trace.start_ns), color="0.6", lw=0.6)
+        ax.axvline(minutes(trace.end_ns), color="0.6", lw=0.6)
+        if trace.order_end_ns <= hi:
+            ax.axvline(minutes(trace.order_end_ns), color="C3", lw=0.6, ls=":")
+    for ax in (ax_p, ax_q, ax_r):
+        ax.grid(alpha=0.3)
+    ax_g.set_xlim(minutes(lo), minutes(hi))
+    fig.suptitle(
+        f"{trace.parent_id}: {trace.side.value} {trace.qty:,} {trace.symbol} ({trace.strategy}), "
+        f"filled {tca.filled:,} at {tca.avg_price:.4f}\n"
+        f"shortfall {tca.shortfall_bps + 0.0:+.2f} bps = delay {tca.delay_bps + 0.0:+.2f} "
+        f"+ timing/impact {tca.timing_bps + 0.0:+.2f} + spread {tca.spread_bps + 0.0:+.2f} "
+        f"+ fees {tca.fees_bps + 0.0:+.2f} + opportunity {tca.opportunity_bps + 0.0:+.2f}\n"
+        f"vs interval VWAP {_bps(tca.vs_vwap_bps)}, participation {tca.participation:.1%}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def _bps(v: float | None) -> str:
+    return "n/a" if v is None else f"{v + 0.0:+.2f} bps"
+
+
+def plot_tca(trace: ParentTrace, tca: ParentTca, path: Path) -> None:
+    """Write the TCA report of one parent as a PNG (:func:`tca_figure`).
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written.
+    """
+    fig = tca_figure(trace, tca)
+    try:
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)

@@ -7,7 +7,9 @@ LOBSTER replay, FIX) and :class:`~engine.events.ExecutionReport` values from any
 * ``Quote`` (and the top of a ``BookSnapshot``) -> ``on_quote`` once both sides are present;
 * ``Trade`` -> ``on_trade`` with its aggressor side;
 * a fill of ours (``ExecType.TRADE`` with ``last_qty > 0``) -> ``on_execution``. A report seen
-  twice (same ``exec_id``, e.g. a FIX resend with PossDupFlag) is counted once.
+  twice (same ``exec_id``, e.g. a FIX resend with PossDupFlag) is counted once;
+* the top of a book built from level changes (a FIX or WebSocket feed sends no quotes) ->
+  ``on_quote`` whenever it changes (:meth:`RegimeFeed.on_top_of_book`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class RegimeFeed:
         self.symbol = symbol
         self._seen: set[str] = set()
         self._order: deque[str] = deque()
+        self._top: tuple[tuple[int, int] | None, tuple[int, int] | None] | None = None
 
     def on_market_event(self, event: MarketEvent) -> None:
         if event.symbol != self.symbol:
@@ -60,6 +63,19 @@ class RegimeFeed:
             self.detector.on_quote(
                 event.ts_event, bid / PRICE_SCALE, bid_size, ask / PRICE_SCALE, ask_size
             )
+
+    def on_top_of_book(
+        self, ts_ns: int, bid: tuple[int, int] | None, ask: tuple[int, int] | None
+    ) -> None:
+        """The book's best ``(price, size)`` each side after a level change: a quote for the
+        detector when both sides are there and either differs from the last one given."""
+        top = (bid, ask)
+        if bid is None or ask is None or top == self._top:
+            return
+        self._top = top
+        self.detector.on_quote(
+            ts_ns, bid[0] / PRICE_SCALE, bid[1], ask[0] / PRICE_SCALE, ask[1]
+        )
 
     def on_execution_report(self, report: ExecutionReport) -> None:
         if (

@@ -13,7 +13,8 @@ The audit trail of one child, read back from the records the engine wrote when i
 
 ``unwind tca --journal PATH --parent ID``: the post-trade analysis of a whole parent
 (:mod:`engine.tca`: implementation shortfall and its decomposition, benchmarks, participation,
-markouts), read from the journal by :mod:`engine.tca_parent`.
+markouts), read from the journal by :mod:`engine.tca_parent`; ``--png OUT.png`` also draws
+it (:func:`engine.plotting.plot_tca`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,13 @@ def add_tca_arguments(p: argparse.ArgumentParser) -> None:
         "--fee-bps", type=_fee, default=0.0, help="fees in bps of the filled notional (--parent)"
     )
     p.add_argument("--json", action="store_true", help="one JSON object instead of text")
+    p.add_argument(
+        "--png",
+        type=Path,
+        metavar="OUT.png",
+        help="also write the report as a PNG: price and fills, plan against actual, "
+        "participation against the cap, the regime timeline (--parent)",
+    )
 
 
 def child_trail(path: Path, cl_ord_id: str) -> dict[str, Any]:
@@ -191,13 +199,22 @@ def _text(t: dict[str, Any]) -> str:
 def run_tca(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     """Run ``unwind tca``; return the exit code (2: no such child or parent, or no journal)."""
     if args.parent is not None:
-        from engine.tca_parent import ParentNotFound, parent_tca
+        from engine.tca_parent import ParentNotFound, parent_trace
 
         try:
-            tca = parent_tca(args.journal, args.parent, fee_bps=args.fee_bps)
+            trace = parent_trace(args.journal, args.parent)
+            tca = trace.tca(fee_bps=args.fee_bps)
         except (ParentNotFound, JournalError, ValueError) as exc:
             err.write(f"unwind tca: {exc}\n")
             return 2
+        if args.png is not None:
+            from engine.plotting import plot_tca
+
+            try:
+                plot_tca(trace, tca, args.png)
+            except OSError as exc:
+                err.write(f"unwind tca: cannot write {args.png}: {exc.strerror or exc}\n")
+                return 2
         if args.json:
             d = dataclasses.asdict(tca)
             d["side"] = tca.side.value
@@ -206,6 +223,9 @@ def run_tca(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
         else:
             out.write(f"parent {args.parent}\n" + "\n".join(tca.lines()) + "\n")
         return 0
+    if args.png is not None:
+        err.write("unwind tca: --png draws a parent's report: use it with --parent\n")
+        return 2
     try:
         trail = child_trail(args.journal, args.child)
     except (TcaError, JournalError) as exc:

@@ -9,43 +9,15 @@ from pathlib import Path
 import pytest
 import structlog
 
-from adapters.sim.config import MarketConfig
 from engine.cli import main
-from engine.clock import NS
 from engine.config import EngineConfig, RiskConfig, SymbolConfig
 from engine.events import PRICE_SCALE, ExecType
-from engine.executor import ParentExecutor
 from engine.journal import Journal
-from engine.parent_events import ParentOrder
-from engine.simrun import SimSession
 from engine.tca_parent import parent_tca
 from strategies.schedule import Side
+from tests.kit.journaled import run_journaled_parent
 
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.CRITICAL))
-
-
-def _run_parent(
-    journal: Journal, cfg: EngineConfig, side: Side, qty: int, strategy: str, horizon_s: int
-) -> tuple[SimSession, ParentExecutor]:
-    """Five minutes of market, one parent over ``horizon_s``, run past its end; the journal
-    closed."""
-    s = SimSession(MarketConfig(seed=2), cfg, journal=journal)
-    s.run_for(300)
-    now = s.clock.now_ns()
-    p = s.engine.submit(
-        ParentOrder(
-            cl_ord_id="P1",
-            symbol="XYZ",
-            side=side,
-            qty=qty,
-            strategy=strategy,
-            end_ns=now + horizon_s * NS,
-            ts_init=now,
-        )
-    )
-    s.run_for(horizon_s + 100)
-    journal.close()
-    return s, p
 
 
 def test_a_childs_trail_names_its_plan_target_regime_policy_and_gate_verdicts(
@@ -59,7 +31,7 @@ def test_a_childs_trail_names_its_plan_target_regime_policy_and_gate_verdicts(
         seed=3,
         risk=RiskConfig(max_child_qty=400),
     )
-    s, p = _run_parent(journal, cfg, Side.SELL, 20_000, "adaptive", 1200)
+    s, p = run_journaled_parent(journal, cfg, Side.SELL, 20_000, "adaptive", 1200)
     clipped = [v for v in s.engine.verdicts[p.id] if v.check == "size"]
     assert clipped, "no child was clipped: the test shows nothing"
     # A child sent after a clip by size: its gate run says so.
@@ -93,7 +65,7 @@ def test_a_parents_post_trade_analysis_from_the_journal_matches_the_engines_book
     path = tmp_path / "j.sqlite"
     journal = Journal(path, flush_interval_s=0)
     cfg = EngineConfig(symbols={"XYZ": SymbolConfig(daily_volume=6_000_000)}, seed=3)
-    _, p = _run_parent(journal, cfg, Side.BUY, 30_000, "twap", 900)
+    _, p = run_journaled_parent(journal, cfg, Side.BUY, 30_000, "twap", 900)
     assert p.state.final and p.filled > 0
     t = parent_tca(path, p.id, fee_bps=0.5)
     # The journal's account is the engine's: every fill, the average price, the arrival mid.
