@@ -157,9 +157,19 @@ class MarketConfig:
     volatility: VolatilityConfig = field(default_factory=VolatilityConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
     adversaries: tuple[AdversaryConfig, ...] = ()
+    # None: the fundamental value and the volatility process step at every event (the number
+    # of random draws then depends on what everyone, us included, did). A step in seconds
+    # puts them on a fixed grid instead, so the day's volatility, regimes and fundamental
+    # path are the same whatever we trade: what a backtest needs to compare strategies on
+    # common random numbers (each strategy's own impact still moves the price).
+    diffusion_step_s: float | None = None
 
     def __post_init__(self) -> None:
         _check(self.start_price > 0, "start_price must be > 0")
+        _check(
+            self.diffusion_step_s is None or self.diffusion_step_s > 0,
+            "diffusion_step_s must be > 0 (or None: step at every event)",
+        )
         _check(self.tick > 0 and self.lot > 0, "tick and lot must be > 0")
         _check(self.duration_s > 0, "duration_s must be > 0")
         _check(self.latency_s >= 0, "latency_s must be >= 0")

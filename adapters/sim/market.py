@@ -121,6 +121,9 @@ class MarketSimulator:
         self.end_ns = cfg.end_ns
         self._now = cfg.start_ns
         self._last_diffusion = cfg.start_ns
+        step = cfg.diffusion_step_s
+        self._step_ns = 0 if step is None else max(1, round(step * _NS))
+        self._exo = [0.0]  # on the grid: the diffusion's log move to the end of each step
         self._session_s = cfg.duration_s
         seeds = np.random.SeedSequence(cfg.seed).spawn(3 + len(cfg.adversaries))
         rngs = [random.Random(int(s.generate_state(1)[0])) for s in seeds]
@@ -173,6 +176,16 @@ class MarketSimulator:
     @property
     def regime(self) -> Regime:
         return self.vol.regime
+
+    def exogenous_move(self, ts_ns: int) -> float:
+        """The log move of the fundamental value from the start to ``ts_ns`` that no trade
+        caused (the diffusion alone, impact excluded), as far as the market has run. Only on a
+        fixed grid (``diffusion_step_s``), where it is the same whatever anyone trades: a
+        backtest subtracts it from every strategy's shortfall as a control variate."""
+        if not self._step_ns:
+            raise ValueError("the exogenous move is kept only with diffusion_step_s set")
+        k = (ts_ns - self.start_ns) // self._step_ns
+        return self._exo[min(max(k, 0), len(self._exo) - 1)]
 
     # --- ports --------------------------------------------------------------------------------
 
@@ -253,6 +266,17 @@ class MarketSimulator:
             self._push(self.start_ns + round(nxt * _NS), _BACKGROUND, None)
 
     def _diffuse(self, ts: int) -> None:
+        if self._step_ns:
+            # On the fixed grid: every step whose end has been reached, and no other draw.
+            step_s = self.cfg.diffusion_step_s
+            while self._last_diffusion + self._step_ns <= ts:
+                self._last_diffusion += self._step_ns
+                shock, switched = self.vol.step(step_s)
+                self._log_fund += shock
+                self._exo.append(self._exo[-1] + shock)
+                if switched:
+                    self._regimes.append((self._last_diffusion, self.vol.regime))
+            return
         dt = (ts - self._last_diffusion) / _NS
         if dt <= 0.0:
             return
