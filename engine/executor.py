@@ -9,10 +9,11 @@ its own timers (bucket boundaries, a resting child's time to live, the deadline)
   parent. Inputs: the OU forecast of integrated variance over the remaining horizon, a volume
   forecast (the U-shaped intraday profile, scaled by what has traded since the start against
   what the profile expected), and the regime's policy. ``adaptive`` is Almgren-Chriss with the
-  policy's risk-aversion and impact multipliers; every strategy uses the policy's tactics
-  (child size, passive share, display, randomisation). A plan that would break the cap falls
-  back to the capped DP, and if even that is infeasible, to trading at the cap (the deadline
-  is then at risk and the parent ends DoneForDay with the remainder).
+  policy's risk-aversion and impact multipliers and follows the policy's tactics (child size,
+  passive share, display, randomisation); the other strategies keep the calm (LV) tactics.
+  A plan that would break the cap falls back to the capped DP, and if even that is
+  infeasible, to trading at the cap (the deadline is then at risk and the parent ends
+  DoneForDay with the remainder).
 * **Children.** At most one child is live per parent. A stale resting child (past its time to
   live, off the touch, or of a previous plan) is cancelled, and nothing new is sent until the
   venue has confirmed the cancel or the fill: a replacement is never sent while the quantity it
@@ -719,8 +720,14 @@ class ParentExecutor:
             self._sleep(min(until, self._behind_at(plan_, lines, now)), volume=volume)
 
     def _policy(self) -> Policy:
+        # Only ``adaptive`` follows the detected regime. The others are the static benchmarks
+        # a desk compares it with (a TWAP is a TWAP whatever the market does), so they keep
+        # the calm-market tactics throughout; that is also what lets a backtest measure what
+        # the regime policy is worth.
         st = self.detector.state
-        return st.policy if st is not None else DEFAULT_POLICIES[Regime.LV]
+        if st is None or self.strategy != "adaptive":
+            return DEFAULT_POLICIES[Regime.LV]
+        return st.policy
 
     @property
     def policy(self) -> Policy:
