@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from adapters.fixsim.faults import FaultConfig, FaultInjector, Outbound
 from adapters.sim.config import MarketConfig
@@ -42,6 +43,7 @@ from engine.events import (
 from engine.invariants import Record, check_invariants
 from engine.journal import Journal
 from engine.parent_events import RejectReason
+from engine.ports import SimulatedMarket
 
 __all__ = ["RecordingOms", "RecordingVenue", "SimSession", "check_invariants"]
 
@@ -73,7 +75,7 @@ class RecordingVenue:
     when ``faults`` is given: dropped, duplicated (PossDupFlag) and delayed reports, fills held
     past a cancel, random rejects. ``reports`` is the truth as the venue sent it."""
 
-    def __init__(self, market: MarketSimulator, faults: FaultConfig | None = None) -> None:
+    def __init__(self, market: SimulatedMarket, faults: FaultConfig | None = None) -> None:
         self.market = market
         self.faults = None if faults is None else FaultInjector(faults)
         self.sent: list[tuple[int, NewOrder]] = []
@@ -142,14 +144,18 @@ class SimSession:
 
     def __init__(
         self,
-        market_cfg: MarketConfig,
+        market_cfg: MarketConfig | SimulatedMarket,
         engine_cfg: EngineConfig,
         faults: FaultConfig | None = None,
         *,
-        venue: Callable[[MarketSimulator, FaultConfig | None], RecordingVenue] = RecordingVenue,
+        venue: Callable[[Any, FaultConfig | None], RecordingVenue] = RecordingVenue,
         journal: Journal | None = None,
     ) -> None:
-        self.market = MarketSimulator(market_cfg)
+        # A config builds the market simulator; any other simulated market (the LOBSTER
+        # replay venue) is driven as it is.
+        self.market: Any = (
+            MarketSimulator(market_cfg) if isinstance(market_cfg, MarketConfig) else market_cfg
+        )
         self.clock = SimClock(self.market.now_ns)
         self.oms = RecordingOms()
         self.venue = venue(self.market, faults)
@@ -157,7 +163,7 @@ class SimSession:
             engine_cfg, self.clock, self.venue, self.oms, run_tag="S", journal=journal
         )
         self.tape: list[tuple[int, int]] = []  # every print: (ts, size)
-        self.market.subscribe(market_cfg.symbol, self._on_market)
+        self.market.subscribe(self.market.symbol, self._on_market)
 
     def _on_market(self, event: MarketEvent) -> None:
         if isinstance(event, Trade):

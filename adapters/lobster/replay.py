@@ -160,6 +160,12 @@ class ReplayVenue:
         return self._clock
 
     @property
+    def next_event_ns(self) -> int | None:
+        """Venue time of the next historical row (``None`` past the last): lets a driver
+        interleave its own timers with the replay in time order."""
+        return self._t[self._cursor] if self._cursor < len(self._t) else None
+
+    @property
     def end_ns(self) -> int:
         """Venue time of the last historical row; orders after it are rejected."""
         return self._end_ns
