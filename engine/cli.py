@@ -181,6 +181,22 @@ def _add_tca(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_tca_arguments(p)
 
 
+def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from engine.backtest_command import add_backtest_arguments
+
+    p = sub.add_parser(
+        "backtest",
+        help="strategies side by side on seeded simulator days or LOBSTER replay windows",
+        description=(
+            "Each strategy works the same parent on the same markets with the engine's own "
+            "code in simulated time; prints shortfall and cost with 95%% intervals, paired "
+            "differences vs TWAP, completion, participation and invariant violations "
+            "(docs/backtest.md). Exit 1 if any run broke an invariant."
+        ),
+    )
+    add_backtest_arguments(p)
+
+
 def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from engine.replay import add_replay_arguments
 
@@ -396,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_journal(sub)
     _add_replay(sub)
     _add_tca(sub)
+    _add_backtest(sub)
     _add_soak(sub)
     _add_oms_demo(sub)
     return parser
@@ -429,6 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.tca_command import run_tca
 
         return run_tca(args, out=sys.stdout, err=sys.stderr)
+    if args.command == "backtest":
+        from engine.backtest_command import run_backtest
+
+        return run_backtest(args, out=sys.stdout, err=sys.stderr)
     if args.command == "replay":
         from engine.replay import run_replay
 
