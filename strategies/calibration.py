@@ -166,21 +166,25 @@ class PowerLawFit:
         return {"epsilon": self.epsilon, "eta": self.eta, "beta": self.beta, "n": self.n}
 
 
-def _solve_at(beta: float, x: FloatArray, y: FloatArray, w: FloatArray, fit_eps: bool) -> tuple[
-    float, float, float
-]:
-    """Weighted least squares of ``y ~ eps + eta x^beta``, ``eps, eta >= 0``: (eps, eta, SSE)."""
-    z = np.power(x, beta)
-    sw = float(w.sum())
+def _solve_at(
+    beta: float, xu: FloatArray, wsum: FloatArray, wy: FloatArray, wyy: float, fit_eps: bool
+) -> tuple[float, float, float]:
+    """Weighted least squares of ``y ~ eps + eta x^beta``, ``eps, eta >= 0``: (eps, eta, SSE).
+
+    Works on sufficient statistics per distinct size ``xu``: the weight ``wsum`` and the
+    weighted target sum ``wy`` of its samples, and ``wyy``, the weighted sum of ``y^2``.
+    """
+    z = np.power(xu, beta)
 
     def only_eta() -> tuple[float, float]:
-        den = float(np.dot(w, z * z))
-        return 0.0, max(0.0, float(np.dot(w, z * y)) / den) if den > 0 else 0.0
+        den = float(np.dot(wsum, z * z))
+        return 0.0, max(0.0, float(np.dot(z, wy)) / den) if den > 0 else 0.0
 
     if fit_eps:
-        zm, ym = float(np.dot(w, z)) / sw, float(np.dot(w, y)) / sw
-        szz = float(np.dot(w, (z - zm) ** 2))
-        eta = float(np.dot(w, (z - zm) * (y - ym))) / szz if szz > 0 else 0.0
+        sw = float(wsum.sum())
+        zm, ym = float(np.dot(wsum, z)) / sw, float(wy.sum()) / sw
+        szz = float(np.dot(wsum, (z - zm) ** 2))
+        eta = float(np.dot(z - zm, wy)) / szz if szz > 0 else 0.0
         if eta < 0.0:
             eps, eta = max(0.0, ym), 0.0
         else:
@@ -189,8 +193,9 @@ def _solve_at(beta: float, x: FloatArray, y: FloatArray, w: FloatArray, fit_eps:
                 eps, eta = only_eta()
     else:
         eps, eta = only_eta()
-    r = y - eps - eta * z
-    return eps, eta, float(np.dot(w, r * r))
+    f = eps + eta * z
+    sse = wyy - 2.0 * float(np.dot(wy, f)) + float(np.dot(wsum, f * f))
+    return eps, eta, max(sse, 0.0)
 
 
 def fit_power_law(
@@ -237,21 +242,26 @@ def fit_power_law(
         raise InvalidParameterError(f"beta bounds must satisfy 0 < lo < hi, got {beta_bounds}")
     # Rescale sizes so x^beta stays O(1) over the grid: the fit is invariant (eta rescales).
     scale = float(np.exp(np.mean(np.log(x))))
-    xs = x / scale
+    xu, inv = np.unique(x / scale, return_inverse=True)
+    stats = (xu, np.bincount(inv, w), np.bincount(inv, w * y), float(np.dot(w, y * y)))
+
+    def solve(beta: float) -> tuple[float, float, float]:
+        return _solve_at(beta, *stats, fit_epsilon)
+
     grid = np.linspace(lo, hi, 100)
-    sse = np.array([_solve_at(b, xs, y, w, fit_epsilon)[2] for b in grid])
+    sse = np.array([solve(b) for b in grid])[:, 2]
     i = int(np.argmin(sse))
     a, b = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
     for _ in range(60):  # golden-section refinement inside the bracketing grid cells
         c, d = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
-        if _solve_at(c, xs, y, w, fit_epsilon)[2] <= _solve_at(d, xs, y, w, fit_epsilon)[2]:
+        if solve(c)[2] <= solve(d)[2]:
             b = d
         else:
             a = c
-    beta = 0.5 * (a + b)
-    if _solve_at(beta, xs, y, w, fit_epsilon)[2] > sse[i]:
+    beta = float(0.5 * (a + b))
+    if solve(beta)[2] > sse[i]:
         beta = float(grid[i])
-    eps, eta_s, _ = _solve_at(beta, xs, y, w, fit_epsilon)
+    eps, eta_s, _ = solve(beta)
     eta = eta_s / scale**beta
     return PowerLawFit(eps, eta, beta, int(x.size), fit_quality(y, eps + eta * x**beta))
 

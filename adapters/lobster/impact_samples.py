@@ -67,11 +67,19 @@ def _side_book(day: LobsterDay, rows: NDArray[np.intp], side: int) -> tuple[Floa
 
 
 def walk_cost_bps(
-    prices: ArrayLike, sizes: ArrayLike, mid: ArrayLike, shares: ArrayLike, side: int
+    prices: ArrayLike,
+    sizes: ArrayLike,
+    mid: ArrayLike,
+    shares: ArrayLike,
+    side: int,
+    *,
+    extend: bool = False,
 ) -> FloatArray:
     """Per-share cost (bps of ``mid``) of walking ``(n, levels)`` book sides for each size.
 
-    Returns shape ``(n, len(shares))``; NaN where the displayed depth is short of the size.
+    Returns shape ``(n, len(shares))``; NaN where the displayed depth is short of the size,
+    unless ``extend``: then the shares beyond the displayed depth are priced at the deepest
+    displayed level (a lower bound on what they would cost).
     """
     p = np.asarray(prices, dtype=np.float64)
     q = np.asarray(sizes, dtype=np.float64)
@@ -83,7 +91,7 @@ def walk_cost_bps(
     rows = np.arange(p.shape[0])
     for j, s in enumerate(x):
         lvl = np.minimum((cum_q < s).sum(axis=1), p.shape[1] - 1)
-        ok = cum_q[:, -1] >= s
+        ok = (cum_q[:, -1] >= s) | extend
         before_q = np.where(lvl > 0, cum_q[rows, lvl - 1], 0.0)
         before_n = np.where(lvl > 0, cum_n[rows, lvl - 1], 0.0)
         avg = (before_n + (s - before_q) * p[rows, lvl]) / s
@@ -93,13 +101,16 @@ def walk_cost_bps(
 
 
 def cost_curves(
-    day: LobsterDay, times_s: ArrayLike, shares: ArrayLike, side: int
+    day: LobsterDay, times_s: ArrayLike, shares: ArrayLike, side: int, *, extend: bool = False
 ) -> tuple[FloatArray, FloatArray]:
-    """Walk-the-book cost (bps) at each time for each size, and the mid (price units)."""
+    """Walk-the-book cost (bps) at each time for each size, and the mid (price units).
+
+    ``extend`` as in :func:`walk_cost_bps`.
+    """
     rows = book_rows(day, times_s)
     mid = day.mid_prices()[rows]
     px, sz = _side_book(day, rows, side)
-    return walk_cost_bps(px, sz, mid, shares, side), mid
+    return walk_cost_bps(px, sz, mid, shares, side, extend=extend), mid
 
 
 @dataclass(frozen=True, slots=True)
