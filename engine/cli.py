@@ -2,8 +2,8 @@
 
 Subcommands: ``plan``, ``fixsim``, ``simulate``, ``regimes``, ``run`` (the daemon), ``paper``
 (a whole paper session), ``soak`` (many seeded paper sessions with faults, each checked),
-``journal``, ``replay`` and ``tca`` (from a journal), ``oms-demo``. ``backtest`` lands with
-issue 9.
+``journal``, ``replay`` and ``tca`` (from a journal), ``oms-demo``, ``calibrate`` and
+``schedule-study``. ``backtest`` lands with issue 9.
 """
 
 from __future__ import annotations
@@ -141,6 +141,28 @@ def _add_regimes(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         ),
     )
     add_regimes_arguments(p)
+
+
+def _add_calibrate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from engine.calibrate_command import add_calibrate_arguments
+    from engine.schedule_study import add_schedule_study_arguments
+
+    p = sub.add_parser(
+        "calibrate",
+        help="fit impact and volatility from LOBSTER or our simulated fills; test out of sample",
+        description=(
+            "Fit temporary (power law) and permanent (Kyle lambda) impact and volatility on the "
+            "morning, test on the afternoon; train and test the learned impact model. See "
+            "docs/calibration.md."
+        ),
+    )
+    add_calibrate_arguments(p)
+    p = sub.add_parser(
+        "schedule-study",
+        help="DP vs naive, front- and back-loaded schedules on a 390-minute day (claim 1)",
+        description="Square-root impact at the write-up's fits and the real GOOG book.",
+    )
+    add_schedule_study_arguments(p)
 
 
 def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -407,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fixsim(sub)
     _add_simulate(sub)
     _add_regimes(sub)
+    _add_calibrate(sub)
     _add_run(sub)
     _add_paper(sub)
     _add_journal(sub)
@@ -438,6 +461,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from engine.regimes_command import run_regimes
 
         return run_regimes(args, out=sys.stdout, err=sys.stderr)
+    if args.command in ("calibrate", "schedule-study"):
+        from engine.calibrate_command import run_calibrate
+        from engine.schedule_study import run_schedule_study
+
+        run = run_calibrate if args.command == "calibrate" else run_schedule_study
+        return run(args, out=sys.stdout, err=sys.stderr)
     if args.command == "run":
         return _run_daemon(args)
     if args.command == "paper":
