@@ -32,7 +32,9 @@ Figures (bps of the order's value at the arrival mid, positive = cost):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +42,7 @@ from typing import Literal
 
 import numpy as np
 
-from adapters.sim.config import AdversaryConfig, MarketConfig
+from adapters.sim.config import AdversaryConfig, MarketConfig, Regime, VolatilityConfig
 from engine.clock import NS
 from engine.config import EngineConfig, SymbolConfig
 from engine.events import PRICE_SCALE, BookSnapshot, BookUpdate, ExecType, MarketEvent, Quote, Trade
@@ -153,10 +155,18 @@ def _hhmm(seconds: float) -> str:
 
 def sim_market_config(seed: int, adversary: bool) -> MarketConfig:
     """A backtest day of the simulator: the default market, the diffusion on a one-second
-    grid (common random numbers), and :data:`BACKTEST_ADVERSARY` when ``adversary``."""
+    grid (common random numbers), the first regime drawn from the chain's stationary law, and
+    :data:`BACKTEST_ADVERSARY` when ``adversary``."""
+    vol = VolatilityConfig()
+    # The simulator starts every day calm; a backtest day starts in the regime chain's
+    # stationary law instead (HV with probability lv_to_hv / (lv_to_hv + hv_to_lv), 1/6 by
+    # default), or a morning order would almost never meet a volatile market.
+    p_hv = vol.lv_to_hv_per_hour / (vol.lv_to_hv_per_hour + vol.hv_to_lv_per_hour)
+    start = Regime.HV if random.Random(f"start-regime-{seed}").random() < p_hv else Regime.LV
     return MarketConfig(
         seed=seed,
         diffusion_step_s=1.0,
+        volatility=dataclasses.replace(vol, start_regime=start),
         adversaries=(BACKTEST_ADVERSARY,) if adversary else (),
     )
 

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine.backtest import RunResult
-from engine.backtest_stats import adversary_rows, paired_rows, strategy_rows
+from engine.backtest_stats import adversary_rows, kind_rows, paired_rows, strategy_rows
 from engine.backtest_sweep import run_sweep, sweep_jobs
+from engine.logs import configure_logging
 from engine.parent_events import PARENT_STRATEGIES
 from strategies.schedule import Side
 
@@ -100,8 +101,11 @@ def add_backtest_arguments(p: argparse.ArgumentParser) -> None:
         default="sim",
         help="sim (seeded simulator days) or LOBSTER symbols, e.g. GOOG,AAPL (default sim)",
     )
-    p.add_argument("--data-dir", default=None, help="LOBSTER folder (default: $UNWIND_LOBSTER_DIR "
-                   "or ../shared/data/lobster)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="LOBSTER folder (default: $UNWIND_LOBSTER_DIR or ../shared/data/lobster)",
+    )
     p.add_argument("--side", choices=("buy", "sell"), default="sell")
     p.add_argument("--qty", type=_qty, default=(30_000, 0.0), help="shares, or N%% of volume")
     p.add_argument("--start", type=_clock, default=_clock("10:00"), help="HH:MM (default 10:00)")
@@ -149,6 +153,9 @@ def run_backtest(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     if problem:
         print(f"unwind backtest: {problem}", file=err)
         return 2
+    # The runs' own logs (every child, every plan) would drown the table; errors still show.
+    # Set before the pool starts, so its processes inherit it.
+    configure_logging("error", err)
     qty, pct = args.qty
     side = Side.BUY if args.side == "buy" else Side.SELL
     data_dir = ""
@@ -222,6 +229,7 @@ def _clean(x: Any) -> Any:
 
 def build_report(results: Sequence[RunResult], *, wall_s: float, workers: int) -> dict[str, Any]:
     rows = strategy_rows(results)
+    strategies = sorted({r.strategy for r in results})
     return _clean(
         {
             "runs_total": len(results),
@@ -231,6 +239,18 @@ def build_report(results: Sequence[RunResult], *, wall_s: float, workers: int) -
             "strategies": [dataclasses.asdict(r) for r in rows],
             "paired_vs_twap": [dataclasses.asdict(r) for r in paired_rows(results)],
             "adversary": [dataclasses.asdict(r) for r in adversary_rows(results)],
+            "by_day_kind": [
+                dataclasses.asdict(r)
+                for r in kind_rows(
+                    results,
+                    [
+                        (s, b)
+                        for s in strategies
+                        for b in ("ac", "twap")
+                        if s != b and s == "adaptive" and b in strategies
+                    ],
+                )
+            ],
         }
     )
 
@@ -276,6 +296,15 @@ def format_report(report: dict[str, Any]) -> list[str]:
             given = "" if given is None else f"  gives back {given:.0%} of TWAP's extra cost"
             lines.append(
                 f"{r['strategy']:10} {_f(e['mean']):>7} [{_f(e['lo'])}, {_f(e['hi'])}]{given}"
+            )
+    if report["by_day_kind"]:
+        lines += ["", "by kind of day (simulator's truth over the window): cost difference, bps"]
+        for r in report["by_day_kind"]:
+            d = r["diff"]
+            lines.append(
+                f"{r['kind']:3} adv {'on ' if r['adversary'] else 'off'} {r['strategy']} - "
+                f"{r['baseline']:5} n {d['n']:>4} {_f(d['mean']):>7} [{_f(d['lo'])}, "
+                f"{_f(d['hi'])}]  p {_f(r['p'], '.3g')}"
             )
     if report.get("plots"):
         lines += ["", "plots: " + ", ".join(report["plots"])]

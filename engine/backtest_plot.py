@@ -41,7 +41,7 @@ def plot_backtest(results: Sequence[RunResult], directory: Path) -> list[Path]:
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 0.5 * len(labels) + 2.5), sharey=True)
     data = [[r.cost_bps for r in groups[k]] for k in labels]
-    ax1.boxplot(data, vert=False, whis=(5, 95), showfliers=False, showmeans=True)
+    ax1.boxplot(data, orientation="horizontal", whis=(5, 95), showfliers=False, showmeans=True)
     ax1.set_yticks(range(1, len(labels) + 1), labels)
     ax1.set_xlabel("cost, bps (shortfall less the exogenous move)")
     ax1.axvline(0.0, color="grey", lw=0.5)
@@ -55,7 +55,7 @@ def plot_backtest(results: Sequence[RunResult], directory: Path) -> list[Path]:
                 if (b := by_day.get((r.day, r.adversary, "twap"))) is not None
             ]
         )
-    ax2.boxplot(diffs, vert=False, whis=(5, 95), showfliers=False, showmeans=True)
+    ax2.boxplot(diffs, orientation="horizontal", whis=(5, 95), showfliers=False, showmeans=True)
     ax2.axvline(0.0, color="grey", lw=0.5)
     ax2.set_xlabel("minus TWAP on the same day, bps")
     n = max(len(v) for v in data)

@@ -25,9 +25,12 @@ from engine.backtest import RunResult
 
 __all__ = [
     "AdversaryRow",
+    "KindRow",
     "PairedRow",
     "StrategyRow",
     "adversary_rows",
+    "day_kind",
+    "kind_rows",
     "mean_ci",
     "paired_rows",
     "strategy_rows",
@@ -194,6 +197,45 @@ def paired_rows(results: Sequence[RunResult], baseline: str = "twap") -> list[Pa
             est = mean_ci(diffs)
             t = est.mean / (est.sd / math.sqrt(est.n)) if est.n > 1 and est.sd > 0 else math.nan
             rows.append(PairedRow(strategy, adv, metric, est, t, t_two_sided_p(t, est.n - 1)))
+    return rows
+
+
+def day_kind(r: RunResult) -> str:
+    """What a simulated day was over the order's window, from the simulator's ground truth:
+    ADV when a predator hunted our side for at least a fifth of it, else HV when the
+    high-volatility regime held for at least half of it, else LV."""
+    if r.hunted >= 0.2:
+        return "ADV"
+    return "HV" if r.hv >= 0.5 else "LV"
+
+
+@dataclass(frozen=True, slots=True)
+class KindRow:
+    kind: str  # LV / HV / ADV day
+    adversary: bool
+    strategy: str
+    baseline: str
+    diff: Estimate  # cost of strategy minus baseline on the same days of this kind
+    p: float
+
+
+def kind_rows(
+    results: Sequence[RunResult], pairs: Sequence[tuple[str, str]] = (("adaptive", "ac"),)
+) -> list[KindRow]:
+    """Paired cost differences by kind of day (the baseline's run decides the kind, so both
+    members of a pair count under the same one)."""
+    runs = {(r.day, r.adversary, r.strategy): r for r in results if r.market == "sim"}
+    rows = []
+    for strategy, baseline in pairs:
+        diffs: dict[tuple[str, bool], list[float]] = defaultdict(list)
+        for (day, adv, s), r in runs.items():
+            b = runs.get((day, adv, baseline))
+            if s == strategy and b is not None:
+                diffs[(day_kind(b), adv)].append(r.cost_bps - b.cost_bps)
+        for (kind, adv), xs in sorted(diffs.items()):
+            est = mean_ci(xs)
+            t = est.mean / (est.sd / math.sqrt(est.n)) if est.n > 1 and est.sd > 0 else math.nan
+            rows.append(KindRow(kind, adv, strategy, baseline, est, t_two_sided_p(t, est.n - 1)))
     return rows
 
 
