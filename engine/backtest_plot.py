@@ -42,7 +42,6 @@ def plot_backtest(results: Sequence[RunResult], directory: Path) -> list[Path]:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 0.5 * len(labels) + 2.5), sharey=True)
     data = [[r.cost_bps for r in groups[k]] for k in labels]
     ax1.boxplot(data, orientation="horizontal", whis=(5, 95), showfliers=False, showmeans=True)
-    ax1.set_yticks(range(1, len(labels) + 1), labels)
     ax1.set_xlabel("cost, bps (shortfall less the exogenous move)")
     ax1.axvline(0.0, color="grey", lw=0.5)
     diffs = []
@@ -58,6 +57,8 @@ def plot_backtest(results: Sequence[RunResult], directory: Path) -> list[Path]:
     ax2.boxplot(diffs, orientation="horizontal", whis=(5, 95), showfliers=False, showmeans=True)
     ax2.axvline(0.0, color="grey", lw=0.5)
     ax2.set_xlabel("minus TWAP on the same day, bps")
+    # After both boxplots: the second resets the shared axis's ticks.
+    ax1.set_yticks(range(1, len(labels) + 1), labels)
     n = max(len(v) for v in data)
     fig.suptitle(f"Backtest costs over {n} runs per strategy (box 25-75%, whiskers 5-95%)")
     fig.tight_layout()

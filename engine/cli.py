@@ -2,8 +2,8 @@
 
 Subcommands: ``plan``, ``fixsim``, ``simulate``, ``regimes``, ``run`` (the daemon), ``paper``
 (a whole paper session), ``soak`` (many seeded paper sessions with faults, each checked),
-``journal``, ``replay`` and ``tca`` (from a journal), ``oms-demo``, ``calibrate`` and
-``schedule-study``. ``backtest`` lands with issue 9.
+``journal``, ``replay`` and ``tca`` (from a journal), ``oms-demo``, ``backtest``,
+``calibrate`` and ``schedule-study``.
 """
 
 from __future__ import annotations
