@@ -129,7 +129,6 @@ class _Symbol:
     detector: RegimeDetector
     feed: RegimeFeed
     parents: list[ParentExecutor] = field(default_factory=list)
-    top: tuple[object, object] | None = None  # last top of book given to the detector
     # Our fills on the symbol (ts, qty), every parent's, kept for the cap window: a parent
     # that finished a minute ago still counts toward the symbol's participation.
     fills: TrailingSum = field(default_factory=TrailingSum)
@@ -450,18 +449,8 @@ class Engine:
         sym.feed.on_market_event(event)
         if isinstance(event, BookUpdate):
             # A FIX or WebSocket feed sends level changes, not quotes: the detector needs the
-            # top of book whenever it changes.
-            bid, ask = market.best(Side.BUY), market.best(Side.SELL)
-            top = (bid, ask)
-            if bid is not None and ask is not None and top != sym.top:
-                sym.top = top
-                sym.detector.on_quote(
-                    event.ts_event,
-                    bid[0] / PRICE_SCALE,
-                    bid[1],
-                    ask[0] / PRICE_SCALE,
-                    ask[1],
-                )
+            # top of book whenever it changes (the TCA report's rebuild calls the same).
+            sym.feed.on_top_of_book(event.ts_event, market.best(Side.BUY), market.best(Side.SELL))
         outer = self._hold_notes()
         try:
             if isinstance(event, (BookUpdate, Trade, Quote)):
