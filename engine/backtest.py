@@ -66,7 +66,13 @@ __all__ = [
 # The predator of a backtest day: more sensitive and more aggressive than the simulator's
 # default, so that a predictable schedule is found and hunted within a 30-minute order (the
 # default one seldom finds anything in that time).
-BACKTEST_ADVERSARY = AdversaryConfig(sensitivity=0.9, aggressiveness=0.8)
+BACKTEST_ADVERSARY = AdversaryConfig(
+    sensitivity=0.9,
+    aggressiveness=0.8,
+    max_inventory_lots=200,
+    unwind="passive",
+    make_markets=False,
+)
 SIM_DAILY_VOLUME = 6_000_000.0  # what the default simulated market trades in a day
 TRAJECTORY_POINTS = 21  # the filled fraction at 0, 5, ..., 100% of the window
 _WARMUP_S = 300.0  # before the order: a book, a tape and the regime detector's first bars

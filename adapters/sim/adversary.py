@@ -30,9 +30,16 @@ While active against a seller (for a buyer, mirror everything) the adversary:
 * cancels its own bids (withdraws the liquidity the seller would hit);
 * every decision interval, with probability ``0.2 + 0.8 * aggressiveness``, sells a market order
   of ``1 + 4 * aggressiveness`` lots (trades ahead);
+  with ``max_inventory_lots`` set, it stops trading ahead once it holds that many lots.
+
+While not hunting it quotes ``quote_lots`` at both touches (unless ``make_markets`` is off).
+
 It stays active until nothing has been detected for ``cooldown_s``; then it buys back its
-inventory with marketable orders of at most its quote size each interval, and quotes both sides
-again. Every activation and deactivation is recorded as ground truth.
+inventory, and quotes both sides again. It buys back (``unwind``) either with marketable orders
+of at most its quote size each interval (``market``), or (``passive``) with a bid of that size
+joined at the best bid and kept there, re-pegged when the touch moves away: it buys from the
+sellers, the hunted one among them, at the price its selling pushed down, and does not push the
+price back up. Every activation and deactivation is recorded as ground truth.
 """
 
 from __future__ import annotations
@@ -56,28 +63,39 @@ _POISSON_DISPERSION = 0.69  # MAD / median of exponential gaps: ln 2 ... times ~
 
 
 class _Cluster:
-    """Times of same-side, similar-size prints in the window."""
+    """Times of same-side, similar-size prints in the window, and their regularity (cached:
+    the adversary asks for it every decision, the cluster changes far less often)."""
 
-    __slots__ = ("times",)
+    __slots__ = ("_regularity", "times")
 
     def __init__(self) -> None:
         self.times: deque[int] = deque()
+        self._regularity: float | None = None
+
+    def append(self, ts: int) -> None:
+        self.times.append(ts)
+        self._regularity = None
 
     def trim(self, cutoff: int) -> None:
         t = self.times
-        while t and t[0] < cutoff:
-            t.popleft()
+        if t and t[0] < cutoff:
+            self._regularity = None
+            while t and t[0] < cutoff:
+                t.popleft()
 
     def regularity(self, min_prints: int) -> float:
         t = self.times
         if len(t) < min_prints:
             return 0.0
-        gaps = sorted(b - a for a, b in zip(t, itertools.islice(t, 1, None), strict=False))
-        median = gaps[len(gaps) // 2]
-        if median <= 0:
-            return 0.0
-        mad = sorted(abs(g - median) for g in gaps)[len(gaps) // 2]
-        return min(1.0, max(0.0, 1.0 - (mad / median) / _POISSON_DISPERSION))
+        if self._regularity is None:
+            gaps = sorted(b - a for a, b in zip(t, itertools.islice(t, 1, None), strict=False))
+            median = gaps[len(gaps) // 2]
+            if median <= 0:
+                self._regularity = 0.0
+            else:
+                mad = sorted(abs(g - median) for g in gaps)[len(gaps) // 2]
+                self._regularity = min(1.0, max(0.0, 1.0 - (mad / median) / _POISSON_DISPERSION))
+        return self._regularity
 
 
 class Adversary:
@@ -107,6 +125,9 @@ class Adversary:
         self._last_detect_ns = 0
         self.inventory = 0  # shares, + long
         self._quotes: dict[Side, int | None] = {Side.BUY: None, Side.SELL: None}
+        # The resting order of a passive unwind: (order id, its side, quantity still resting
+        # when last looked at), so its fills are counted into the inventory.
+        self._unwinding: tuple[int, Side, int] | None = None
         self.threshold = 0.95 - 0.5 * cfg.sensitivity
 
     @property
@@ -140,6 +161,16 @@ class Adversary:
     def _on_level(self, u: BookUpdate) -> None:
         levels = self._levels[u.side]
         key = (u.side, u.price)
+        if u.ts_event == self._own_trade_ts:
+            # Its own quote or unwind order, re-posted at the size it had: not a trader's
+            # refilling touch (without this it would hunt itself).
+            self._traded.pop(key, None)
+            self._emptied.pop(key, None)
+            if u.size:
+                levels[u.price] = u.size
+            else:
+                levels.pop(u.price, None)
+            return
         before = self._traded.pop(key, None)
         if before is not None and before > 0:
             if u.size == before:
@@ -165,7 +196,7 @@ class Adversary:
         cluster = self._clusters[side].get(bucket)
         if cluster is None:
             cluster = self._clusters[side][bucket] = _Cluster()
-        cluster.times.append(ts)
+        cluster.append(ts)
         self._volume[side].append((ts, size))
         self._volume_sum[side] += size
 
@@ -214,10 +245,15 @@ class Adversary:
         elif self.active and now - self._last_detect_ns > self.cfg.cooldown_s * _NS:
             self.target = None
         if self.target is not None:
+            self._settle_unwind(x, keep=False)
             self._hunt(x, self.target)
         else:
-            self._unwind(x)
-            self._quote(x)
+            if self.cfg.unwind == "passive":
+                self._unwind_passive(x)
+            else:
+                self._unwind(x)
+            if self.cfg.make_markets:
+                self._quote(x)
 
     def _hunt(self, x: Exchange, target: Side) -> None:
         # Withdraw the liquidity the target would take, then trade ahead of it.
@@ -225,6 +261,11 @@ class Adversary:
         cfg = self.cfg
         if self._rng.random() < 0.2 + 0.8 * cfg.aggressiveness:
             lots = 1 + round(4 * cfg.aggressiveness)
+            if cfg.max_inventory_lots is not None:
+                held = self.inventory if target is Side.BUY else -self.inventory
+                lots = min(lots, cfg.max_inventory_lots - held // self._lot)
+                if lots <= 0:
+                    return  # holds all it will: keeps its liquidity withdrawn and waits
             r = x.add_order(
                 self.symbol, target, lots * self._lot, order_type=OrderType.MARKET, owner=self.name
             )
@@ -237,6 +278,42 @@ class Adversary:
         qty = min(abs(self.inventory), self.cfg.quote_lots * self._lot)
         r = x.add_order(self.symbol, side, qty, order_type=OrderType.MARKET, owner=self.name)
         self.inventory += r.filled if side is Side.BUY else -r.filled
+
+    def _settle_unwind(self, x: Exchange, *, keep: bool) -> bool:
+        """Count the fills of the resting passive unwind order; cancel it unless ``keep`` and
+        it still stands at the touch. Returns whether it is still resting."""
+        if self._unwinding is None:
+            return False
+        oid, side, left = self._unwinding
+        book = x.books[self.symbol]
+        o = book.order(oid)
+        now_left = 0 if o is None else o.qty
+        if o is not None:
+            best = book.best(side)
+            if keep and best is not None and o.price == best[0]:
+                self._count_fill(side, left - now_left)
+                self._unwinding = (oid, side, now_left)
+                return True
+            now_left = x.cancel_order(self.symbol, oid)
+        self._count_fill(side, left - now_left)
+        self._unwinding = None
+        return False
+
+    def _count_fill(self, side: Side, qty: int) -> None:
+        self.inventory += qty if side is Side.BUY else -qty
+
+    def _unwind_passive(self, x: Exchange) -> None:
+        if self._settle_unwind(x, keep=True) or self.inventory == 0:
+            return
+        side = Side.BUY if self.inventory < 0 else Side.SELL
+        best = x.books[self.symbol].best(side)
+        if best is None:
+            return
+        qty = min(abs(self.inventory), self.cfg.quote_lots * self._lot)
+        r = x.add_order(self.symbol, side, qty, price=best[0], owner=self.name)
+        self._count_fill(side, r.filled)
+        if r.rested:
+            self._unwinding = (r.order_id, side, qty - r.filled)
 
     def _quote(self, x: Exchange) -> None:
         book = x.books[self.symbol]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Literal
 
 __all__ = [
     "AdversaryConfig",
@@ -131,9 +132,31 @@ class AdversaryConfig:
     cooldown_s: float = 300.0  # stays active this long after the last detection
     decision_interval_s: float = 2.0  # how often it acts
     quote_lots: int = 5  # size it quotes at the touch while passive (its liquidity)
+    # The most it will hold from trading ahead, in lots (None: no limit). Without one it goes
+    # on trading ahead for as long as it detects anything, at a rate that can be half the
+    # market's volume, and a false alarm on background flow moves the price by tens of bps.
+    max_inventory_lots: int | None = None
+    # How it gets out once the hunt is over: "market" orders of at most quote_lots, which push
+    # the price back where its trading ahead had moved it; or "passive", a limit order joined
+    # at its own side's touch and kept there, so it buys back from the sellers (the hunted
+    # trader among them) without moving the price back: the predatory round trip of
+    # Brunnermeier & Pedersen (2005), whose cost the hunted trader bears.
+    unwind: Literal["market", "passive"] = "market"
+    # Whether it quotes both sides while not hunting. A predator that only ever trades against
+    # a trader it has found leaves every other day exactly as it would be without it, so a
+    # backtest's adversary-on/off pairs differ only where it hunted.
+    make_markets: bool = True
 
     def __post_init__(self) -> None:
         _check(0 <= self.sensitivity <= 1, "sensitivity must be in [0, 1]")
+        _check(
+            self.max_inventory_lots is None or self.max_inventory_lots >= 1,
+            "max_inventory_lots must be >= 1 (or None: no limit)",
+        )
+        _check(
+            self.unwind in ("market", "passive"),
+            f"unwind must be market or passive, got {self.unwind!r}",
+        )
         _check(0 <= self.aggressiveness <= 1, "aggressiveness must be in [0, 1]")
         _check(
             self.window_s > 0 and self.cooldown_s >= 0 and self.decision_interval_s > 0,

@@ -8,6 +8,7 @@ blind or trigger-happy) would produce.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import numpy as np
@@ -213,3 +214,70 @@ def test_ground_truth_when_exported_then_step_functions_match_recorded_changes(d
     for ts, value in zip(gt.regime_ts[1:], gt.regime_values[1:], strict=True):
         assert gt.regime_at(ts) == value
         assert gt.regime_at(ts - 1) != value
+
+
+_BOUNDED = AdversaryConfig(
+    sensitivity=0.9, aggressiveness=0.8, max_inventory_lots=30, unwind="passive", make_markets=False
+)
+
+
+def test_bounded_adversary_when_hunting_then_holds_at_most_its_limit_and_buys_back_passively():
+    # The backtest's predator: it trades ahead up to its limit, then, once the seller has
+    # stopped and its cooldown has passed, buys back with a resting bid, never a market order.
+    sim = MarketSimulator(MarketConfig(seed=1, adversaries=(_BOUNDED,)))
+    venue = sim.venue()
+    venue.connect(lambda e: None)
+    adv = sim.adversaries[0]
+    orders: list[tuple[Side, OrderType]] = []
+    add = sim.exchange.add_order
+
+    def spy(symbol, side, qty, **kw):
+        if kw.get("owner") == adv.name:
+            orders.append((side, kw.get("order_type", OrderType.LIMIT)))
+        return add(symbol, side, qty, **kw)
+
+    sim.exchange.add_order = spy  # type: ignore[method-assign]
+    t = sim.start_ns + 1800 * NS
+    lowest = 0
+    for i in range(60):
+        sim.advance_to(t)
+        venue.submit(
+            NewOrder(
+                f"c{i}", sim.symbol, Side.SELL, 500, OrderType.MARKET, None, TimeInForce.IOC, t
+            )
+        )
+        t += 30 * NS
+        lowest = min(lowest, adv.inventory)
+    assert adv.target is Side.SELL
+    assert lowest == -30 * 100  # it sold ahead up to its limit, and no further
+    hunted = len(orders)
+    # The seller has gone: the tape's memory and the cooldown run out, then the buy-back
+    # (measured: flat again 16.5 minutes after the last sale).
+    for _ in range(60):
+        t += 30 * NS
+        sim.advance_to(t)
+        if adv.inventory == 0:
+            break
+    assert adv.inventory == 0  # bought back all it sold ...
+    unwind = orders[hunted:]
+    assert unwind and all(o == (Side.BUY, OrderType.LIMIT) for o in unwind)  # ... passively
+
+
+def test_adversary_that_makes_no_markets_when_it_finds_nobody_then_leaves_the_day_unchanged():
+    # A backtest pairs each day with and without the predator: where it hunts nobody, the two
+    # must be the same day, event for event, or the pair measures chaos rather than predation
+    # (with the diffusion on its grid, as in a backtest: otherwise its turns add draws).
+    quiet = dataclasses.replace(_BOUNDED, min_prints=100_000)  # never sure enough to hunt
+    tapes = []
+    for adversaries in ((), (quiet,)):
+        cfg = MarketConfig(seed=2, duration_s=1800.0, diffusion_step_s=1.0, adversaries=adversaries)
+        sim = MarketSimulator(cfg)
+        tape: list[tuple[int, int, int]] = []
+        sim.exchange.trade_listeners.append(
+            lambda s, f, now, tape=tape: tape.append((now, f.price, f.qty))
+        )
+        sim.run()
+        tapes.append(tape)
+        if adversaries:
+            assert len(sim.ground_truth().adversary_ts[_BOUNDED.name]) == 1  # never active
+    assert len(tapes[0]) > 1000 and tapes[0] == tapes[1]
