@@ -58,7 +58,7 @@ from risk.states import ScopeState, TradingState, TradingStates
 from strategies.errors import InfeasibleScheduleError, InvalidParameterError
 from strategies.impact import LinearImpact
 from strategies.planner import PlanRequest, plan
-from strategies.regime import DEFAULT_POLICIES, Policy, Regime, RegimeDetector
+from strategies.regime import STATIC_POLICY, Policy, Regime, RegimeDetector
 from strategies.schedule import Side
 from strategies.tactics import ChildIntent, MarketView, TacticsConfig, choose_child, must_fraction
 from strategies.volume import u_shape
@@ -405,7 +405,7 @@ class ParentExecutor:
         bucket_ns = math.ceil(horizon_ns / periods)
         horizon_s = horizon_ns / NS
         state = self.detector.state
-        policy = state.policy if state is not None else DEFAULT_POLICIES[Regime.LV]
+        policy = state.policy if state is not None else self.detector.policies[Regime.LV]
         mid = self.market.mid
         price = (mid if mid is not None else (self.market.last_price or PRICE_SCALE)) / PRICE_SCALE
         iv = (
@@ -722,12 +722,12 @@ class ParentExecutor:
     def _policy(self) -> Policy:
         # Only ``adaptive`` follows the detected regime. The others are the static benchmarks
         # a desk compares it with (a TWAP is a TWAP whatever the market does), so they keep
-        # the calm-market tactics throughout; that is also what lets a backtest measure what
-        # the regime policy is worth.
+        # fixed tactics throughout, whatever the regime and however adaptive's table is tuned:
+        # that is what lets a backtest measure what the regime policy is worth.
+        if self.strategy != "adaptive":
+            return STATIC_POLICY
         st = self.detector.state
-        if st is None or self.strategy != "adaptive":
-            return DEFAULT_POLICIES[Regime.LV]
-        return st.policy
+        return self.detector.policies[Regime.LV] if st is None else st.policy
 
     @property
     def policy(self) -> Policy:
