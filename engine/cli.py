@@ -211,7 +211,7 @@ def _add_backtest(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="strategies side by side on seeded simulator days or LOBSTER replay windows",
         description=(
             "Each strategy works the same parent on the same markets with the engine's own "
-            "code in simulated time; prints shortfall and cost with 95%% intervals, paired "
+            "code in simulated time; prints shortfall and cost with 95% intervals, paired "
             "differences vs TWAP, completion, participation and invariant violations "
             "(docs/backtest.md). Exit 1 if any run broke an invariant."
         ),
