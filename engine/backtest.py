@@ -269,7 +269,12 @@ def run_job(job: Job) -> RunResult:
         ts_init=start_ns,
     )
     p = s.engine.submit(order)
-    s.run_until(end_ns + 60 * NS)
+    s.run_until(end_ns)
+    # A settling minute, for the answers to the last cancels; no longer than the parent and
+    # its children take to finish (nothing after that changes a figure below).
+    settle = end_ns + 60 * NS
+    while s.clock.now_ns() < settle and not (p.state.final and not p.live_children):
+        s.run_until(min(s.clock.now_ns() + NS, settle))
     fills = [
         (r.ts_event, r.last_qty, r.last_price / PRICE_SCALE)
         for r in s.oms.reports

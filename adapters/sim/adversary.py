@@ -44,7 +44,7 @@ price back up. Every activation and deactivation is recorded as ground truth.
 
 from __future__ import annotations
 
-import itertools
+import bisect
 import math
 import random
 from collections import deque
@@ -63,37 +63,50 @@ _POISSON_DISPERSION = 0.69  # MAD / median of exponential gaps: ln 2 ... times ~
 
 
 class _Cluster:
-    """Times of same-side, similar-size prints in the window, and their regularity (cached:
-    the adversary asks for it every decision, the cluster changes far less often)."""
+    """Times of same-side, similar-size prints in the window, the gaps between them kept
+    sorted, and their regularity (cached: the adversary asks for it every decision, and a
+    cluster changes far less often)."""
 
-    __slots__ = ("_regularity", "times")
+    __slots__ = ("_regularity", "gaps", "times")
 
     def __init__(self) -> None:
         self.times: deque[int] = deque()
+        self.gaps: list[int] = []  # sorted
         self._regularity: float | None = None
 
     def append(self, ts: int) -> None:
-        self.times.append(ts)
+        t = self.times
+        if t:
+            bisect.insort(self.gaps, ts - t[-1])
+        t.append(ts)
         self._regularity = None
 
     def trim(self, cutoff: int) -> None:
         t = self.times
         if t and t[0] < cutoff:
             self._regularity = None
+            gaps = self.gaps
             while t and t[0] < cutoff:
-                t.popleft()
+                first = t.popleft()
+                if t:
+                    del gaps[bisect.bisect_left(gaps, t[0] - first)]
 
     def regularity(self, min_prints: int) -> float:
-        t = self.times
-        if len(t) < min_prints:
+        if len(self.times) < min_prints:
             return 0.0
         if self._regularity is None:
-            gaps = sorted(b - a for a, b in zip(t, itertools.islice(t, 1, None), strict=False))
-            median = gaps[len(gaps) // 2]
+            gaps = self.gaps
+            h = len(gaps) // 2
+            median = gaps[h]
             if median <= 0:
                 self._regularity = 0.0
             else:
-                mad = sorted(abs(g - median) for g in gaps)[len(gaps) // 2]
+                # The deviations from the median come as two ascending runs (below it,
+                # reversed; from it up), which the sort merges in one pass.
+                devs = [median - g for g in reversed(gaps[:h])]
+                devs += [g - median for g in gaps[h:]]
+                devs.sort()
+                mad = devs[h]
                 self._regularity = min(1.0, max(0.0, 1.0 - (mad / median) / _POISSON_DISPERSION))
         return self._regularity
 
