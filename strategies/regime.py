@@ -96,7 +96,8 @@ class Policy:
 
 # The tactics of the static strategies (twap, vwap, pov, ac, dp), whatever the regime: the
 # benchmarks the regime-driven ``adaptive`` is measured against keep theirs when its table is
-# tuned.
+# tuned. Its passive_fraction is for the record only: they take the configured one
+# (``EngineConfig.passive_fraction``, 0.5 by default).
 STATIC_POLICY = Policy(
     risk_aversion_mult=1.0,
     impact_mult=1.0,
@@ -109,11 +110,12 @@ STATIC_POLICY = Policy(
 
 DEFAULT_POLICIES: dict[Regime, Policy] = {
     # LV used to trade faster (risk aversion x1.5, the seed design's "opportunity cost
-    # dominates"). On 1,000 simulated days (docs/results.md, seeds 1-1000) that front-loading
-    # cost 1.14 bps more than plain Almgren-Chriss on calm days (p 1e-4) for a variance the
-    # mean does not reward; calm days now keep AC's own urgency and work a little more of
-    # each bucket passively than the static strategies (0.6 against 0.5), which earns the
-    # spread while it is narrow (tuned on seeds 2001-2200, not the evaluation's).
+    # dominates"), and on 1,000 simulated days (docs/results.md, seeds 1-1000) adaptive cost
+    # 1.14 bps more than plain Almgren-Chriss on calm days (p 1e-4). Calm days now keep AC's
+    # own urgency and work a little more of each bucket passively than the static strategies
+    # (0.6 against 0.5; chosen on seeds 2001-2200, where the candidates were within noise).
+    # Measured again, that recovered only a quarter: adaptive still costs 0.87 bps more than
+    # AC on calm days, from something else (docs/results.md, claim 3).
     Regime.LV: Policy(
         risk_aversion_mult=1.0,
         impact_mult=1.0,
