@@ -160,6 +160,10 @@ def test_replace_down_below_what_may_fill_never_overfills_and_up_trades_more() -
     s = _session()
     p = s.engine.submit(_order(s, qty=20_000))
     s.run_for(300)
+    for _ in range(300):  # on to a moment with a resting child to replace below
+        if p.working >= 200:
+            break
+        s.run_for(1)
     assert p.working >= 200, "no working child to replace below"
     down = p.filled + 100 * ((p.working // 100) // 2)
     before = len(s.oms.reports)
