@@ -107,6 +107,10 @@ class _Truth:
             if r.exec_type is ExecType.TRADE:
                 self.fills.setdefault(r.cl_ord_id, {})[r.exec_id] = r
         self.final = _final_times(record.reports)
+        # When the venue first spoke of each order: it had arrived by then.
+        self.first: dict[str, int] = {}
+        for r in record.reports:
+            self.first.setdefault(r.cl_ord_id, r.ts_event)
         self.tape = TapeIndex(record.tape)
 
     def market_volume(self, lo: int, hi: int) -> int:
@@ -213,10 +217,14 @@ def _parent_violations(record: Record, truth: _Truth, parent: ParentExecutor) ->
     # Over FIX both ends are the venue's times, and children follow each other in the order
     # they reached it (a child adopted after a restart was sent long before the engine's
     # sent_ns says); an order that never reached the venue could not fill and conflicts with
-    # nothing.
+    # nothing. In-process the send time is the engine's, except for an adopted child, whose
+    # sent_ns is its adoption: it was sent by the time the venue first reported on it.
     arrivals = record.arrivals
     if arrivals is None:
-        order = sorted((c.sent_ns, c.cl_ord_id) for c in parent.children.values())
+        order = sorted(
+            (min(c.sent_ns, truth.first.get(c.cl_ord_id, c.sent_ns)), c.cl_ord_id)
+            for c in parent.children.values()
+        )
     else:
         order = sorted((arrivals[c], c) for c in parent.children if c in arrivals)
     for (_, a), (b_at, b) in itertools.pairwise(order):
