@@ -31,7 +31,7 @@ def test_the_png_report_of_a_journaled_parent_draws_the_engines_fills_plans_and_
     cfg = EngineConfig(symbols={"XYZ": SymbolConfig(daily_volume=6_000_000)}, seed=3)
     # Regimes that switch within the parent, and a predator: its children see LV, HV and ADV.
     market = MarketConfig(
-        seed=2,
+        seed=3,  # chosen for children in all three regimes (measured: LV 57, HV 21, ADV 5)
         volatility=VolatilityConfig(lv_to_hv_per_hour=3.0, hv_to_lv_per_hour=3.0),
         adversaries=(AdversaryConfig(sensitivity=0.8, aggressiveness=0.8),),
     )
