@@ -102,15 +102,14 @@ class _Truth:
         self.window = round(cap_window_s * NS)
         self.cum: dict[str, int] = {}
         self.fills: dict[str, dict[str, ExecutionReport]] = {}  # by ClOrdID, by ExecID
-        for r in record.reports:
-            self.cum[r.cl_ord_id] = max(self.cum.get(r.cl_ord_id, 0), r.cum_qty)
-            if r.exec_type is ExecType.TRADE:
-                self.fills.setdefault(r.cl_ord_id, {})[r.exec_id] = r
-        self.final = _final_times(record.reports)
         # When the venue first spoke of each order: it had arrived by then.
         self.first: dict[str, int] = {}
         for r in record.reports:
+            self.cum[r.cl_ord_id] = max(self.cum.get(r.cl_ord_id, 0), r.cum_qty)
             self.first.setdefault(r.cl_ord_id, r.ts_event)
+            if r.exec_type is ExecType.TRADE:
+                self.fills.setdefault(r.cl_ord_id, {})[r.exec_id] = r
+        self.final = _final_times(record.reports)
         self.tape = TapeIndex(record.tape)
 
     def market_volume(self, lo: int, hi: int) -> int:

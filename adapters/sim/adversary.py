@@ -174,18 +174,12 @@ class Adversary:
     def _on_level(self, u: BookUpdate) -> None:
         levels = self._levels[u.side]
         key = (u.side, u.price)
+        before = self._traded.pop(key, None)
         if u.ts_event == self._own_trade_ts:
             # Its own quote or unwind order, re-posted at the size it had: not a trader's
             # refilling touch (without this it would hunt itself).
-            self._traded.pop(key, None)
             self._emptied.pop(key, None)
-            if u.size:
-                levels[u.price] = u.size
-            else:
-                levels.pop(u.price, None)
-            return
-        before = self._traded.pop(key, None)
-        if before is not None and before > 0:
+        elif before is not None and before > 0:
             if u.size == before:
                 self._refills[u.side].append(u.ts_event)  # refilled within the same update
             elif u.size == 0:
