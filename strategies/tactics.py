@@ -105,7 +105,9 @@ def choose_child(
         if side is Side.SELL
         else (market.bid_depth, market.ask_depth)
     )
-    jitter = 1.0 + policy.size_jitter * (2.0 * rng.random() - 1.0)
+    # Urgent children are not shrunk at random: the remainder is due, and a smaller child
+    # only means another round trip before the end time.
+    jitter = 1.0 if urgent else 1.0 + policy.size_jitter * (2.0 * rng.random() - 1.0)
 
     if behind > tolerance and far is not None:
         price = far - cfg.collar_ticks * market.tick * side.sign

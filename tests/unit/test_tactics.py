@@ -59,6 +59,17 @@ def test_adv_hides_passive_children() -> None:
     assert c is not None and c.display_qty == 0
 
 
+def test_an_urgent_child_is_the_whole_remainder_within_the_depth_bound() -> None:
+    """In the final push the size jitter (ADV's is 50%) would only cost another round trip."""
+    adv = DEFAULT_POLICIES[Regime.ADV]
+    sizes = {
+        _child(policy=adv, behind=300, urgent=True, rng=random.Random(s)).qty for s in range(20)
+    }
+    assert sizes == {300}  # within 0.1 of the 5,000 bid depth
+    relaxed = {_child(policy=adv, behind=300, rng=random.Random(s)) for s in range(20)}
+    assert len({c.qty for c in relaxed if c is not None}) > 1  # jittered when not urgent
+
+
 def test_same_seed_same_child() -> None:
     hv = DEFAULT_POLICIES[Regime.HV]
     a = _child(policy=hv, rng=random.Random(7))
