@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine.backtest import RunResult
-from engine.backtest_stats import adversary_rows, kind_rows, paired_rows, strategy_rows
+from engine.backtest_stats import (
+    adversary_rows,
+    hunt_rows,
+    kind_rows,
+    paired_rows,
+    strategy_rows,
+)
 from engine.backtest_sweep import run_sweep, sweep_jobs
 from engine.logs import configure_logging
 from engine.parent_events import PARENT_STRATEGIES
@@ -230,6 +236,7 @@ def _clean(x: Any) -> Any:
 def build_report(results: Sequence[RunResult], *, wall_s: float, workers: int) -> dict[str, Any]:
     rows = strategy_rows(results)
     strategies = sorted({r.strategy for r in results})
+    pairs = [("adaptive", b) for b in ("ac", "twap") if {"adaptive", b} <= set(strategies)]
     return _clean(
         {
             "runs_total": len(results),
@@ -239,18 +246,8 @@ def build_report(results: Sequence[RunResult], *, wall_s: float, workers: int) -
             "strategies": [dataclasses.asdict(r) for r in rows],
             "paired_vs_twap": [dataclasses.asdict(r) for r in paired_rows(results)],
             "adversary": [dataclasses.asdict(r) for r in adversary_rows(results)],
-            "by_day_kind": [
-                dataclasses.asdict(r)
-                for r in kind_rows(
-                    results,
-                    [
-                        (s, b)
-                        for s in strategies
-                        for b in ("ac", "twap")
-                        if s != b and s == "adaptive" and b in strategies
-                    ],
-                )
-            ],
+            "by_day_kind": [dataclasses.asdict(r) for r in kind_rows(results, pairs)],
+            "hunted_days": [dataclasses.asdict(r) for r in hunt_rows(results, pairs)],
         }
     )
 
@@ -298,7 +295,11 @@ def format_report(report: dict[str, Any]) -> list[str]:
                 f"{r['strategy']:10} {_f(e['mean']):>7} [{_f(e['lo'])}, {_f(e['hi'])}]{given}"
             )
     if report["by_day_kind"]:
-        lines += ["", "by kind of day (simulator's truth over the window): cost difference, bps"]
+        lines += [
+            "",
+            "by kind of day (simulator's truth over the window, ADV if either run was hunted): "
+            "cost difference, bps",
+        ]
         for r in report["by_day_kind"]:
             d = r["diff"]
             lines.append(
@@ -306,6 +307,12 @@ def format_report(report: dict[str, Any]) -> list[str]:
                 f"{r['baseline']:5} n {d['n']:>4} {_f(d['mean']):>7} [{_f(d['lo'])}, "
                 f"{_f(d['hi'])}]  p {_f(r['p'], '.3g')}"
             )
+    for r in report.get("hunted_days", []):
+        lines.append(
+            f"days hunted, {r['strategy']} / {r['baseline']}: both {r['both']}, only "
+            f"{r['strategy']} {r['only_strategy']}, only {r['baseline']} {r['only_baseline']}, "
+            f"neither {r['neither']}"
+        )
     if report.get("plots"):
         lines += ["", "plots: " + ", ".join(report["plots"])]
     return lines

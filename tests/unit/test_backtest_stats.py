@@ -11,6 +11,7 @@ from engine.backtest import RunResult
 from engine.backtest_stats import (
     adversary_rows,
     day_kind,
+    hunt_rows,
     kind_rows,
     mean_ci,
     paired_rows,
@@ -118,15 +119,25 @@ def test_the_predators_extra_cost_is_paired_by_day_and_given_back_against_twaps(
     assert rows["adaptive"].given_back == pytest.approx(0.8)
 
 
-def test_days_are_classed_by_the_simulators_truth_and_pairs_by_the_baselines_class() -> None:
+def test_a_pair_is_classed_on_both_its_runs_so_neither_run_selects_the_days() -> None:
+    """The predator hunts whoever falls behind, which is that run's bad day: classing on the
+    baseline's run alone made adaptive look cheaper on ADV days and dearer on calm ones."""
     assert day_kind(run(hunted=0.25, hv=0.9)) == "ADV"
     assert day_kind(run(hv=0.5)) == "HV"
     assert day_kind(run(hv=0.49, hunted=0.19)) == "LV"
+    assert day_kind(run(), run(hunted=0.3)) == day_kind(run(hunted=0.3), run()) == "ADV"
     runs = [
         run(strategy="ac", hv=0.8, cost_bps=4.0),
-        run(strategy="adaptive", hv=0.0, cost_bps=3.0),  # its own class does not matter
+        run(strategy="adaptive", hv=0.8, cost_bps=3.0),
         run(day="sim-2", strategy="ac", cost_bps=1.0),
         run(day="sim-2", strategy="adaptive", cost_bps=2.0),
+        run(day="sim-3", strategy="ac", cost_bps=5.0),
+        run(day="sim-3", strategy="adaptive", hunted=0.5, cost_bps=9.0),  # only adaptive hunted
+        run(day="sim-4", strategy="ac", hunted=0.5, cost_bps=9.0),
+        run(day="sim-4", strategy="adaptive", cost_bps=3.0),
     ]
     rows = {r.kind: r for r in kind_rows(runs)}
     assert rows["HV"].diff.mean == -1.0 and rows["LV"].diff.mean == 1.0
+    assert rows["ADV"].diff.n == 2 and rows["ADV"].diff.mean == -1.0  # (+4 - 6) / 2
+    (hunts,) = hunt_rows(runs)
+    assert (hunts.both, hunts.only_strategy, hunts.only_baseline, hunts.neither) == (0, 1, 1, 2)
