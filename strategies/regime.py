@@ -110,12 +110,10 @@ STATIC_POLICY = Policy(
 
 DEFAULT_POLICIES: dict[Regime, Policy] = {
     # LV used to trade faster (risk aversion x1.5, the seed design's "opportunity cost
-    # dominates"), and on 1,000 simulated days (docs/results.md, seeds 1-1000) adaptive cost
-    # 1.14 bps more than plain Almgren-Chriss on calm days (p 1e-4). Calm days now keep AC's
-    # own urgency and work a little more of each bucket passively than the static strategies
-    # (0.6 against 0.5; chosen on seeds 2001-2200, where the candidates were within noise).
-    # Measured again, that recovered only a quarter: adaptive still costs 0.87 bps more than
-    # AC on calm days, from something else (docs/results.md, claim 3).
+    # dominates"); on 1,000 simulated days that cost 0.37 bps more than plain Almgren-Chriss
+    # on calm days (p 0.29; docs/results.md, claim 3). Calm days now keep AC's own urgency
+    # and work a little more of each bucket passively than the static strategies (0.6
+    # against 0.5; candidates on seeds 2001-2200 were within noise): +0.04 bps (p 0.87).
     Regime.LV: Policy(
         risk_aversion_mult=1.0,
         impact_mult=1.0,
