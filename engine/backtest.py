@@ -148,6 +148,9 @@ class RunResult:
     hv: float  # sim: share of the window in the high-volatility regime
     trajectory: tuple[float, ...] = field(default_factory=tuple)  # filled fraction
     wall_s: float = 0.0
+    # sim: share of the window a predator hunted a trader on the other side. There is none
+    # (the background is random), so it is a false alarm, and one that moves the price our way.
+    hunted_other: float = 0.0
 
     @property
     def completed(self) -> bool:
@@ -297,11 +300,12 @@ def run_job(job: Job) -> RunResult:
     moved = sum(q * (exo(t) - e0) for t, q, _ in fills) + (qty - p.filled) * (exo(end) - e0)
     exo_bps = sign * 1e4 * moved / qty
     violations = tuple(v.text for v in find_violations(s, cap_window_s=cfg.cap_window_s))
-    hunted = hv = 0.0
+    hunted = hunted_other = hv = 0.0
     if job.market == "sim":
         truth = s.market.ground_truth()
         grid = np.arange(start_ns, end_ns, 10 * NS)
         hunted = float(truth.adversary_active_at(grid, against=job.side).mean())
+        hunted_other = float(truth.adversary_active_at(grid, against=job.side.opposite).mean())
         hv = float((truth.regime_at(grid) == "HV").mean())
     return RunResult(
         day=job.day,
@@ -331,6 +335,7 @@ def run_job(job: Job) -> RunResult:
         hv=hv,
         trajectory=_trajectory(fills, qty, start_ns, end_ns),
         wall_s=time.perf_counter() - wall,
+        hunted_other=hunted_other,
     )
 
 

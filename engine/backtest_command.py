@@ -265,7 +265,7 @@ def format_report(report: dict[str, Any]) -> list[str]:
         "cost = shortfall less the exogenous price path at our holdings (same mean, less noise)",
         f"{'strategy':10} {'adv':4} {'n':>5} {'shortfall':>9} {'sd':>6} {'interval':>17} "
         f"{'cost':>7} {'sd':>6} {'interval':>17} {'filled':>6} {'maxpart':>7} {'hunted':>6} "
-        f"{'viol':>4}",
+        f"{'other':>6} {'viol':>4}",
     ]
     for r in report["strategies"]:
         s, c = r["shortfall"], r["cost"]
@@ -275,7 +275,7 @@ def format_report(report: dict[str, Any]) -> list[str]:
             f"[{_f(s['lo'])}, {_f(s['hi'])}]".ljust(0)
             + f" {_f(c['mean']):>8} {_f(c['sd'], '.2f'):>6} [{_f(c['lo'])}, {_f(c['hi'])}]"
             + f" {r['completion']:>6.1%} {r['max_participation']:>7.1%} {r['hunted']:>6.1%}"
-            + f" {r['violations']:>4}"
+            + f" {r['hunted_other']:>6.1%} {r['violations']:>4}"
         )
     lines += ["", "paired with TWAP on the same day: strategy - twap (bps), t, two-sided p"]
     for r in report["paired_vs_twap"]:

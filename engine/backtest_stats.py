@@ -134,6 +134,7 @@ class StrategyRow:
     participation: float  # mean realised participation
     children: float  # mean child orders per run
     hunted: float  # mean share of the window hunted by a predator
+    hunted_other: float  # mean share it hunted the other side (a false alarm)
     violations: int
 
 
@@ -175,6 +176,7 @@ def strategy_rows(results: Sequence[RunResult]) -> list[StrategyRow]:
                 participation=math.fsum(r.participation for r in rs) / len(rs),
                 children=sum(r.children for r in rs) / len(rs),
                 hunted=math.fsum(r.hunted for r in rs) / len(rs),
+                hunted_other=math.fsum(r.hunted_other for r in rs) / len(rs),
                 violations=sum(len(r.violations) for r in rs),
             )
         )
