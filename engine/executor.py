@@ -693,8 +693,9 @@ class ParentExecutor:
             return
         if not self.ctx.venue_up:
             return self._sleep(_NEVER)  # nothing new into a dead session; woken when it is back
-        if now < self._next_child_ns:
-            return self._sleep(self._next_child_ns)
+        if now < self._next_child_ns and not lines.final:
+            # A stealth gap: kept, but not past the start of the final push.
+            return self._sleep(min(self._next_child_ns, self._push_at()))
         view = self._view()
         if view is None:
             return self._sleep(_NEVER, touch=True)
@@ -950,9 +951,7 @@ class ParentExecutor:
         prev = plan_.cum_targets[k - 1] if k > 0 else 0
         target = plan_.cum_targets[k] - prev
         done = self.filled - plan_.filled_at_start
-        cfg = self.ctx.cfg
-        push = round(min(cfg.final_push_s, cfg.bucket_s) * NS)
-        if now >= self.end_ns - push:
+        if now >= self._push_at():
             total = plan_.cum_targets[-1]
             return _Lines(k, bucket_start + plan_.bucket_ns, total, total, target, done, True)
         elapsed = (now - bucket_start) / plan_.bucket_ns
@@ -960,6 +959,11 @@ class ParentExecutor:
         must = prev + must_fraction(elapsed, passive) * target
         may = plan_.cum_targets[k]
         return _Lines(k, bucket_start + plan_.bucket_ns, must, may, target, done, False)
+
+    def _push_at(self) -> int:
+        """When the final push starts: ``final_push_s`` (at most one bucket) before the end."""
+        cfg = self.ctx.cfg
+        return self.end_ns - round(min(cfg.final_push_s, cfg.bucket_s) * NS)
 
     def _passive_fraction(self) -> float:
         """The share of each bucket left to passive orders: the regime policy's (adaptive) or
@@ -983,8 +987,7 @@ class ParentExecutor:
         """The earliest time the must line can get more than the tolerance ahead of what is
         done (``now`` if it already is): before then, time alone changes no decision. Never
         later than the bucket's end or the start of the final push."""
-        cfg = self.ctx.cfg
-        push_at = self.end_ns - round(min(cfg.final_push_s, cfg.bucket_s) * NS)
+        push_at = self._push_at()
         horizon = min(lines.bucket_end, push_at) if now < push_at else lines.bucket_end
         tolerance = (
             self.lot - 1

@@ -30,6 +30,7 @@ from engine.parent_events import (
 )
 from engine.simrun import RecordingVenue, SimSession, check_invariants
 from risk.states import Scope, TradingState
+from strategies.regime import Policy
 from strategies.schedule import Side
 
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -563,6 +564,30 @@ def test_a_parent_feasible_under_the_cap_fills_before_its_end_time(
     # The last lots must not rest passively until the deadline ends the parent short.
     s = _session(seed)
     p = s.engine.submit(_order(s, strategy=strategy, qty=30_000))
+    s.run_for(1300)
+    assert p.state is ParentState.FILLED, (p.state, p.qty - p.filled)
+    assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
+
+
+@pytest.mark.parametrize("seed", [3, 5, 7])
+def test_a_stealthy_parent_drops_its_random_gaps_in_the_final_push_and_fills(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under the ADV tactics at their most random (gaps of up to a whole child life between
+    children, sizes shrunk by up to half) the last minute must still get the remainder out:
+    stealth is worth nothing once the deadline is that close."""
+    stealth = Policy(
+        risk_aversion_mult=1.0,
+        impact_mult=1.0,
+        max_child_depth_frac=0.1,
+        passive_fraction=0.8,
+        display_frac=0.0,
+        time_jitter=1.0,
+        size_jitter=0.5,
+    )
+    monkeypatch.setattr(ParentExecutor, "_policy", lambda self: stealth)
+    s = _session(seed)
+    p = s.engine.submit(_order(s, qty=30_000))
     s.run_for(1300)
     assert p.state is ParentState.FILLED, (p.state, p.qty - p.filled)
     assert check_invariants(s, cap_window_s=CFG.cap_window_s) == []
