@@ -211,9 +211,9 @@ def day_kind(*runs: RunResult) -> str:
     least half of it (the regimes are the same whatever we trade), else LV.
 
     A pair is classed on both its runs, never on one: whether the predator hunts depends on
-    what we do. It hunts a strategy that falls behind and trades aggressively, which is an
-    expensive day for that strategy, so classing by the baseline's run alone selects the
-    baseline's bad days as "ADV" and its good ones as "LV". On the 1,000-day sweep that made
+    what we do, and a run it hunts is an expensive run (about 3 bps, docs/results.md), so
+    classing by the baseline's run alone selects the baseline's bad days as "ADV" and its
+    good ones as "LV". On the 1,000-day sweep that made
     adaptive look 0.95 bps cheaper than AC on ADV days and 0.87 dearer on calm ones; classed
     by adaptive's own run the signs flipped, and classed on both the differences were nil."""
     if any(r.hunted >= 0.2 for r in runs):
