@@ -146,9 +146,33 @@ class AdversaryConfig:
     # a trader it has found leaves every other day exactly as it would be without it, so a
     # backtest's adversary-on/off pairs differ only where it hunted.
     make_markets: bool = True
+    # What it counts as evidence of a trader: "prints" (aggressive prints of one size at
+    # regular gaps), "refills" (a touch that refills to its size after being hit) and "clock"
+    # (orders of one size joining the touch in step with a slicing clock: see the adversary's
+    # module docstring). The first two, tested at the 12 prints of ``min_prints``, fire on
+    # background flow about as often as on a trader (a 100-share level refilled by another
+    # 100-share order; twelve Poisson gaps that happen to look even): a predator trading on
+    # them hunts noise. The clock is a significance test and seldom does.
+    evidence: tuple[Literal["prints", "refills", "clock"], ...] = ("prints", "refills")
+    clock_periods_s: tuple[float, ...] = (15.0, 30.0, 60.0)  # the slicing clocks it tries
+    clock_window_s: float = 900.0  # look-back of the clock test
+    clock_min_orders: int = 6  # orders of one size in that window before testing them
 
     def __post_init__(self) -> None:
         _check(0 <= self.sensitivity <= 1, "sensitivity must be in [0, 1]")
+        _check(
+            len(self.evidence) > 0
+            and all(e in ("prints", "refills", "clock") for e in self.evidence),
+            f"evidence must name some of prints, refills, clock; got {self.evidence!r}",
+        )
+        _check(
+            len(self.clock_periods_s) > 0 and all(p > 0 for p in self.clock_periods_s),
+            "clock_periods_s must be one or more positive periods",
+        )
+        _check(
+            self.clock_window_s > 0 and self.clock_min_orders >= 3,
+            "clock_window_s must be > 0 and clock_min_orders >= 3",
+        )
         _check(
             self.max_inventory_lots is None or self.max_inventory_lots >= 1,
             "max_inventory_lots must be >= 1 (or None: no limit)",
