@@ -1,4 +1,5 @@
-"""The simulator's ports: latency, time, and determinism of our own interactions."""
+"""The simulator's ports: latency, time, and determinism of our own interactions; and the
+config checks of its participants."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import itertools
 
 import pytest
 
-from adapters.sim.config import MarketConfig
+from adapters.sim.config import AdversaryConfig, MarketConfig
 from adapters.sim.market import MarketSimulator
 from engine.events import BookSnapshot, ExecType, NewOrder, OrderType, Quote, Side, TimeInForce
 from engine.ports import SimulatedMarket
@@ -72,3 +73,20 @@ def test_our_orders_when_replayed_with_same_seed_then_same_fills():
         return [(e.exec_id, e.last_qty, e.last_price, e.ts_event) for e in got]
 
     assert run() == run()
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"evidence": ()}, "evidence must name"),
+        ({"evidence": ("prints", "tape")}, "evidence must name"),
+        ({"clock_periods_s": ()}, "clock_periods_s"),
+        ({"clock_periods_s": (30.0, 0.0)}, "clock_periods_s"),
+        ({"clock_min_orders": 2}, "clock_min_orders"),
+    ],
+)
+def test_adversary_config_when_its_evidence_is_impossible_then_refused_with_the_reason(
+    change, reason
+):
+    with pytest.raises(ValueError, match=reason):
+        AdversaryConfig(**change)
