@@ -237,8 +237,20 @@ class ReplayVenue:
     def connect(self, sink: VenueEventSink) -> None:
         self._venue_sink = sink
 
+    def _arrive(self, ts_init: int) -> None:
+        """Bring the venue's clock to an instruction's time. A driver fires its timers between
+        historical rows, so an order sent at 10:00:00.000 can arrive when the last row applied
+        was 1.4 s earlier; its fills then happened at its own time, not at that
+        row's (stamped at the row's, they came before the order was sent and fell in a cap
+        window the engine had already left). No row is skipped: the clock never passes the
+        next one, and inside our own callbacks it is already the row's time."""
+        nxt = self.next_event_ns
+        if ts_init > self._clock and not self._advancing:
+            self._clock = ts_init if nxt is None else min(ts_init, nxt)
+
     def submit(self, order: NewOrder) -> None:
         self._require_sink()
+        self._arrive(order.ts_init)
         reason = self._check_new(order)
         if reason is not None:
             self._emit(self._reports.reject_new(order, reason, self._clock))
@@ -269,6 +281,7 @@ class ReplayVenue:
 
     def cancel(self, request: CancelOrder) -> None:
         self._require_sink()
+        self._arrive(request.ts_init)
         o = self._orders.get(request.orig_cl_ord_id)
         if o is None:
             self._cancel_reject(request, None, "unknown order")
@@ -290,6 +303,7 @@ class ReplayVenue:
         loses it. A new price that crosses the book trades at once, like a new order.
         """
         self._require_sink()
+        self._arrive(request.ts_init)
         o = self._orders.get(request.orig_cl_ord_id)
         reason = self._check_replace(request, o)
         if reason is not None:
@@ -312,6 +326,7 @@ class ReplayVenue:
 
     def request_status(self, request: StatusRequest) -> None:
         self._require_sink()
+        self._arrive(request.ts_init)
         o = self._orders.get(request.cl_ord_id)
         if o is not None:
             self._report(o, ExecType.ORDER_STATUS)

@@ -137,6 +137,28 @@ def test_a_lobster_window_is_worked_against_the_real_book() -> None:
     assert r.max_participation <= 0.15 + 1e-9 and r.hunted == 0.0
 
 
+def test_a_lobster_window_whose_children_go_out_between_rows_keeps_the_cap() -> None:
+    # GOOG 14:30-15:00: the final push sent children on the engine's timer between two
+    # historical rows, and the replay stamped their fills at the earlier row: 15.1% of the
+    # trailing window against the 15% cap.
+    data = _lobster_dir()
+    r = run_job(
+        _job(
+            market="lobster",
+            strategy="twap",
+            symbol="GOOG",
+            levels=10,
+            data_dir=data,
+            qty=0,
+            qty_pct=0.05,
+            start_s=52_200.0,
+            end_s=54_000.0,
+        )
+    )
+    assert r.filled == r.qty > 0 and r.violations == ()
+    assert r.max_participation <= 0.15 + 1e-9
+
+
 def _cli(tmp_path: Path, *argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     args = build_parser().parse_args(["backtest", *argv])

@@ -221,6 +221,24 @@ def test_market_buy_when_it_walks_two_levels_then_each_fill_pays_its_level_price
     _fill_invariants(h.reports())
 
 
+def test_order_when_sent_between_two_rows_then_it_trades_at_its_own_time(tmp_path):
+    # A backtest fires the engine's timers between historical rows. Stamped at the last row's
+    # time instead, a child's fills came before it was sent and fell in a cap window the engine
+    # had already left: a GOOG window showed 15.1% participation against the 15% cap.
+    h = Harness(standard_tape().add(10 * S, 14, Side.SELL, P + 400, 100).day(tmp_path))
+    h.venue.submit(
+        NewOrder("c1", SYM, Side.BUY, 150, OrderType.MARKET, None, TimeInForce.IOC, 4 * S)
+    )
+    assert [r.ts_event for r in h.reports("c1")] == [4 * S] * 3  # NEW and both fills
+    assert h.venue.now_ns == 4 * S
+    # An instruction stamped past the next row does not skip it: the clock stops at the row.
+    h.venue.submit(
+        NewOrder("c2", SYM, Side.BUY, 50, OrderType.MARKET, None, TimeInForce.IOC, 30 * S)
+    )
+    assert h.venue.now_ns == 10 * S and h.venue.next_event_ns == 10 * S
+    assert h.fills("c2") == [(50, P + 200)]  # the book before the 10-s row
+
+
 def test_limit_buy_when_crossing_then_never_pays_beyond_limit_and_rests_the_rest(tmp_path):
     h = Harness(standard_tape().day(tmp_path))
     cl = h.send(Side.BUY, 400, P + 200)
