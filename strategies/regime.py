@@ -113,7 +113,7 @@ DEFAULT_POLICIES: dict[Regime, Policy] = {
     # dominates"); on 1,000 simulated days that cost 0.37 bps more than plain Almgren-Chriss
     # on calm days (p 0.29; docs/results.md, claim 3). Calm days now keep AC's own urgency
     # and work a little more of each bucket passively than the static strategies (0.6
-    # against 0.5; candidates on seeds 2001-2200 were within noise): +0.04 bps (p 0.87).
+    # against 0.5; candidates on seeds 2001-2200 were within noise): -0.08 bps (p 0.74).
     Regime.LV: Policy(
         risk_aversion_mult=1.0,
         impact_mult=1.0,
