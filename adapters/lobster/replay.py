@@ -239,11 +239,10 @@ class ReplayVenue:
 
     def _arrive(self, ts_init: int) -> None:
         """Bring the venue's clock to an instruction's time. A driver fires its timers between
-        historical rows, so an order sent at 10:00:00.000 can arrive when the last row applied
-        was 1.4 s earlier; its fills then happened at its own time, not at that
-        row's (stamped at the row's, they came before the order was sent and fell in a cap
-        window the engine had already left). No row is skipped: the clock never passes the
-        next one, and inside our own callbacks it is already the row's time."""
+        historical rows, so an order can arrive seconds after the last row applied; its fills
+        happen at its own time (stamped at the row's, they came before the order was sent and
+        fell in a cap window the engine had already left). No row is skipped: the clock never
+        passes the next one, and inside our own callbacks it is already the row's time."""
         nxt = self.next_event_ns
         if ts_init > self._clock and not self._advancing:
             self._clock = ts_init if nxt is None else min(ts_init, nxt)

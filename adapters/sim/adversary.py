@@ -3,7 +3,7 @@ r"""Adversarial participants: agents that notice a predictable trader and trade 
 An adversary sees only what any participant sees: it subscribes to the market-data feed. Prints
 of one aggressive order share a timestamp and side, so they are grouped into one print of their
 total size; ``BookUpdate`` events keep its view of the displayed levels. It looks for a
-persistent one-sided trader in two ways:
+persistent one-sided trader in three ways (``AdversaryConfig.evidence`` picks which count):
 
 1. **Regular prints.** Aggressive orders of one side are clustered by size (geometric buckets
    20% wide). For a cluster with at least ``min_prints`` members in the window, the
@@ -20,8 +20,8 @@ persistent one-sided trader in two ways:
    (capped at 1): an iceberg or a passive child re-posted at the touch. A refilling *ask*
    reveals a seller, a refilling *bid* a buyer.
 3. **A slicing clock.** A market-by-price feed shows the exact size of every order that joins
-   a level (the level's increase). Orders joining the ask touch (a seller's passive children)
-   are grouped by exact size; over ``clock_window_s``, a group of at least
+   a level (the level's increase). Orders joining the ask touch (a seller's passive children;
+   the bid touch, a buyer's) are grouped by exact size; over ``clock_window_s``, a group of at least
    ``clock_min_orders`` is tested against each period ``P`` of ``clock_periods_s`` with the
    Rayleigh statistic ``Z = |sum exp(2 pi i t / P)|^2 / n``. Orders at random times give
    ``P(Z > z) ~ exp(-z)``; a schedule that posts a child every ``P`` seconds (or every
