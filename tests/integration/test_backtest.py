@@ -118,20 +118,22 @@ def test_a_sweep_gives_the_same_results_in_processes_as_in_order() -> None:
     assert all(r.side == "buy" and not r.violations for r in here)
 
 
-def test_a_lobster_window_is_worked_against_the_real_book() -> None:
-    data = _lobster_dir()
-    r = run_job(
-        _job(
-            market="lobster",
-            symbol="GOOG",
-            levels=10,
-            data_dir=data,
-            qty=0,
-            qty_pct=0.05,
-            start_s=36_000.0,
-            end_s=36_600.0,
-        )
+def _goog(start_s: float, end_s: float) -> Job:
+    """TWAP selling 5% of the forecast volume of a window of the GOOG sample day."""
+    return _job(
+        market="lobster",
+        symbol="GOOG",
+        levels=10,
+        data_dir=_lobster_dir(),
+        qty=0,
+        qty_pct=0.05,
+        start_s=start_s,
+        end_s=end_s,
     )
+
+
+def test_a_lobster_window_is_worked_against_the_real_book() -> None:
+    r = run_job(_goog(36_000.0, 36_600.0))
     assert r.day == "GOOG-10:00" and r.filled == r.qty > 0 and r.violations == ()
     assert 540 < r.arrival_mid < 590  # GOOG on 2012-06-21
     assert r.max_participation <= 0.15 + 1e-9 and r.hunted == 0.0
@@ -141,20 +143,7 @@ def test_a_lobster_window_whose_children_go_out_between_rows_keeps_the_cap() -> 
     # GOOG 14:30-15:00: the final push sent children on the engine's timer between two
     # historical rows, and the replay stamped their fills at the earlier row: 15.1% of the
     # trailing window against the 15% cap.
-    data = _lobster_dir()
-    r = run_job(
-        _job(
-            market="lobster",
-            strategy="twap",
-            symbol="GOOG",
-            levels=10,
-            data_dir=data,
-            qty=0,
-            qty_pct=0.05,
-            start_s=52_200.0,
-            end_s=54_000.0,
-        )
-    )
+    r = run_job(_goog(52_200.0, 54_000.0))
     assert r.filled == r.qty > 0 and r.violations == ()
     assert r.max_participation <= 0.15 + 1e-9
 
