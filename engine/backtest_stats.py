@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from engine.backtest import RunResult
 
 __all__ = [
+    "HUNTED_DAY",
     "AdversaryRow",
     "HuntRow",
     "KindRow",
@@ -183,6 +184,12 @@ def strategy_rows(results: Sequence[RunResult]) -> list[StrategyRow]:
     return rows
 
 
+def _t_test(est: Estimate) -> tuple[float, float]:
+    """t of a mean of paired differences against zero, and its two-sided p."""
+    t = est.mean / (est.sd / math.sqrt(est.n)) if est.n > 1 and est.sd > 0 else math.nan
+    return t, t_two_sided_p(t, est.n - 1)
+
+
 def paired_rows(results: Sequence[RunResult], baseline: str = "twap") -> list[PairedRow]:
     """Each strategy minus ``baseline`` on the same market (day and adversary mode)."""
     by_day: dict[tuple[str, bool, str], RunResult] = {
@@ -199,9 +206,12 @@ def paired_rows(results: Sequence[RunResult], baseline: str = "twap") -> list[Pa
                 if b is not None:
                     diffs.append(getattr(r, f"{metric}_bps") - getattr(b, f"{metric}_bps"))
             est = mean_ci(diffs)
-            t = est.mean / (est.sd / math.sqrt(est.n)) if est.n > 1 and est.sd > 0 else math.nan
-            rows.append(PairedRow(strategy, adv, metric, est, t, t_two_sided_p(t, est.n - 1)))
+            t, p = _t_test(est)
+            rows.append(PairedRow(strategy, adv, metric, est, t, p))
     return rows
+
+
+HUNTED_DAY = 0.2  # a run is hunted when the predator was on our side this much of the window
 
 
 def day_kind(*runs: RunResult) -> str:
@@ -211,12 +221,12 @@ def day_kind(*runs: RunResult) -> str:
     least half of it (the regimes are the same whatever we trade), else LV.
 
     A pair is classed on both its runs, never on one: whether the predator hunts depends on
-    what we do, and a run it hunts is an expensive run (about 3 bps, docs/results.md), so
+    what we do, and a run it hunts is an expensive run (2-3 bps, docs/results.md), so
     classing by the baseline's run alone selects the baseline's bad days as "ADV" and its
     good ones as "LV". On the 1,000-day sweep that made
     adaptive look 0.95 bps cheaper than AC on ADV days and 0.87 dearer on calm ones; classed
     by adaptive's own run the signs flipped, and classed on both the differences were nil."""
-    if any(r.hunted >= 0.2 for r in runs):
+    if any(r.hunted >= HUNTED_DAY for r in runs):
         return "ADV"
     return "HV" if runs[0].hv >= 0.5 else "LV"
 
@@ -266,8 +276,7 @@ def kind_rows(
             diffs[(day_kind(r, b), adv)].append(r.cost_bps - b.cost_bps)
         for (kind, adv), xs in sorted(diffs.items()):
             est = mean_ci(xs)
-            t = est.mean / (est.sd / math.sqrt(est.n)) if est.n > 1 and est.sd > 0 else math.nan
-            rows.append(KindRow(kind, adv, strategy, baseline, est, t_two_sided_p(t, est.n - 1)))
+            rows.append(KindRow(kind, adv, strategy, baseline, est, _t_test(est)[1]))
     return rows
 
 
@@ -280,7 +289,7 @@ def hunt_rows(
         counts = [0, 0, 0, 0]
         for adv, r, b in _pairs(results, strategy, baseline):
             if adv:
-                counts[(r.hunted < 0.2) * 2 + (b.hunted < 0.2)] += 1
+                counts[(r.hunted < HUNTED_DAY) * 2 + (b.hunted < HUNTED_DAY)] += 1
         if any(counts):
             rows.append(HuntRow(strategy, baseline, counts[0], counts[1], counts[2], counts[3]))
     return rows

@@ -305,13 +305,9 @@ class Adversary:
         if imbalance < -0.1:
             return best
         if self._use_prints:
-            best = max(
-                best,
-                max(
-                    (c.regularity(self.cfg.min_prints) for c in self._clusters[side].values()),
-                    default=0.0,
-                ),
-            )
+            clusters = self._clusters[side].values()
+            regularity = max((c.regularity(self.cfg.min_prints) for c in clusters), default=0.0)
+            best = max(best, regularity)
         if self._use_refills:
             best = max(best, min(1.0, len(self._refills[side]) / self.cfg.min_prints))
         return best
